@@ -1,0 +1,31 @@
+# Two commands: `make run` serves the app, `make test` runs the whole suite.
+# Both create .venv and install the pinned requirements when needed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export FLASK_APP := app
+
+.PHONY: run test migrate system-deps clean bench
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+migrate: $(VENV)/.installed
+	$(BIN)/flask db upgrade
+
+run: migrate
+	$(BIN)/gunicorn --config gunicorn.conf.py
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+test: $(VENV)/.installed system-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-artifacts

@@ -1,0 +1,111 @@
+"""TimeTracker: a self-hosted time tracker with built-in observability.
+
+``create_app`` is the only place the application is assembled; importing this
+package has no side effects (no logging setup, no connections, no threads).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask
+
+from . import config as config_module
+from .extensions import csrf, db, limiter, login_manager, migrate
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def create_app(config: Mapping[str, Any] | object | None = None) -> Flask:
+    """Build the application: config → extensions → blueprints → CLI."""
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.update(config_module.from_environ())
+    if config is not None:
+        if isinstance(config, Mapping):
+            app.config.update(config)
+        else:
+            app.config.from_object(config)
+    _prepare_directories_and_secret(app)
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # tokens live as long as the session
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
+    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("MAX_CONTENT_LENGTH", 1 * 1024 * 1024)
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app))
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_template_helpers(app)
+
+    from .cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _prepare_directories_and_secret(app: Flask) -> None:
+    data_dir = Path(app.config["DATA_DIR"])
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = config_module.load_or_create_secret_key(data_dir)
+
+
+def _engine_options(app: Flask) -> dict[str, Any]:
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite"):
+        # Wait for a writer instead of failing at once when gunicorn workers
+        # or the timer and a report touch the file together.
+        return {"connect_args": {"timeout": 15}}
+    return {"pool_pre_ping": True}
+
+
+def _init_extensions(app: Flask) -> None:
+    from . import models  # noqa: F401  (registers the tables on db.metadata)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True, compare_type=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    _enable_sqlite_foreign_keys(app)
+
+    from .auth import load_user
+    from .routes.auth import register_oidc
+
+    register_oidc(app)
+
+    login_manager.user_loader(load_user)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message_category = "info"
+
+
+def _enable_sqlite_foreign_keys(app: Flask) -> None:
+    from sqlalchemy import event
+
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+
+    with app.app_context():
+        engine = db.engine
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # pragma: no cover - trivial
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+
+def _register_blueprints(app: Flask) -> None:
+    from .routes import register_blueprints
+
+    register_blueprints(app)
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from .routes.template_helpers import register_template_helpers
+
+    register_template_helpers(app)

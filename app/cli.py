@@ -1,0 +1,48 @@
+"""``flask --app app ...`` commands for operators."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+
+from .services import setup as setup_service
+from .services.errors import ServiceError
+
+
+@click.command("setup")
+@click.option("--admin-username", required=True, help="Username of the first admin.")
+@click.option(
+    "--admin-password-stdin", is_flag=True, required=True,
+    help="Read the admin password from the first line of standard input.",
+)
+@click.option("--admin-email", default=None, help="Optional email of the first admin.")
+@click.option("--company-name", default=None, help="Company or team name shown in the UI.")
+@click.option("--timezone", "tz", default=None, help="Default time zone, e.g. Europe/Berlin.")
+@click.option(
+    "--analytics/--no-analytics", default=False, show_default=True,
+    help="Opt in to detailed anonymous usage analytics (off unless given).",
+)
+def setup_command(admin_username, admin_password_stdin, admin_email, company_name, tz, analytics):
+    """Complete first-run setup without the browser wizard."""
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        setup_service.complete_setup(
+            admin_username=admin_username,
+            admin_password=password,
+            admin_email=admin_email,
+            company_name=company_name,
+            timezone=tz,
+            allow_analytics=analytics,
+        )
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(
+        "Setup complete: admin account created; detailed analytics "
+        + ("enabled." if analytics else "disabled.")
+    )
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(setup_command)

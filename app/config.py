@@ -1,0 +1,133 @@
+"""Every environment variable TimeTracker reads, in one place, with its default.
+
+Nothing else in the code base reads ``os.environ``: other modules read
+``current_app.config``. Values are parsed strictly (an unknown boolean raises at
+start-up instead of being silently treated as "off"), and every variable listed
+here also appears in ``env.example`` and ``docs/configuration.md``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Mapping
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value we refuse to guess about."""
+
+
+def parse_bool(name: str, raw: str | None, default: bool) -> bool:
+    """Parse a boolean variable; raise on anything that is not clearly yes or no."""
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean (use true/false, 1/0, yes/no, on/off)")
+
+
+def parse_int(name: str, raw: str | None, default: int, minimum: int = 0) -> int:
+    """Parse an integer variable, refusing garbage and values below ``minimum``."""
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not an integer") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+def parse_float(name: str, raw: str | None, default: float, low: float, high: float) -> float:
+    """Parse a float variable that must lie within ``[low, high]``."""
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={value} must be between {low} and {high}")
+    return value
+
+
+def load_or_create_secret_key(data_dir: Path) -> str:
+    """Return the secret key kept in ``DATA_DIR/secret_key``, creating it once.
+
+    A constant default key would let anyone forge sessions on every install
+    that forgot to set one, so the key is random per install and survives
+    restarts (sessions stay valid). ``O_EXCL`` makes the creation race-free
+    when several gunicorn workers boot at the same time.
+    """
+    path = data_dir / "secret_key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_text().strip()
+        if key:
+            return key
+        raise ConfigError(f"{path} is empty: delete it to generate a new key") from None
+    with os.fdopen(fd, "w") as handle:
+        key = secrets.token_hex(32)
+        handle.write(key + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    return key
+
+
+def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Build the Flask config dict from environment variables."""
+    env = os.environ if environ is None else environ
+    get = env.get
+
+    data_dir = Path(get("DATA_DIR") or "./instance").resolve()
+    log_dir = Path(get("LOG_DIR") or "./logs").resolve()
+    database_url = get("DATABASE_URL") or f"sqlite:///{data_dir / 'timetracker.db'}"
+    # SQLAlchemy 2 wants the psycopg (v3) driver named explicitly; accept the
+    # plain URLs hosting providers hand out.
+    for prefix in ("postgres://", "postgresql://"):
+        if database_url.startswith(prefix):
+            database_url = "postgresql+psycopg://" + database_url[len(prefix):]
+
+    return {
+        "DATA_DIR": str(data_dir),
+        "LOG_DIR": str(log_dir),
+        "SECRET_KEY": get("SECRET_KEY") or None,  # filled from DATA_DIR by create_app
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "HOST": get("HOST") or "127.0.0.1",
+        "PORT": parse_int("PORT", get("PORT"), 8000, minimum=1),
+        "WEB_CONCURRENCY": parse_int("WEB_CONCURRENCY", get("WEB_CONCURRENCY"), 2, minimum=1),
+        "APP_VERSION": get("APP_VERSION") or _package_version(),
+        "SESSION_COOKIE_SECURE": parse_bool(
+            "SESSION_COOKIE_SECURE", get("SESSION_COOKIE_SECURE"), False
+        ),
+        "REMEMBER_COOKIE_SECURE": parse_bool(
+            "SESSION_COOKIE_SECURE", get("SESSION_COOKIE_SECURE"), False
+        ),
+        # Failed-login throttling (Flask-Limiter). memory:// is per process;
+        # point this at Redis to share the counters between gunicorn workers.
+        "RATELIMIT_STORAGE_URI": get("RATELIMIT_STORAGE_URI") or "memory://",
+        "LOGIN_RATE_LIMIT_PER_ACCOUNT": get("LOGIN_RATE_LIMIT_PER_ACCOUNT") or "5 per 5 minutes",
+        "LOGIN_RATE_LIMIT_PER_ADDRESS": get("LOGIN_RATE_LIMIT_PER_ADDRESS") or "20 per 5 minutes",
+        # Optional single sign-on; the button stays hidden unless all three are set.
+        "OIDC_ISSUER": get("OIDC_ISSUER") or None,
+        "OIDC_CLIENT_ID": get("OIDC_CLIENT_ID") or None,
+        "OIDC_CLIENT_SECRET": get("OIDC_CLIENT_SECRET") or None,
+        "OIDC_SCOPES": get("OIDC_SCOPES") or "openid email profile",
+    }
+
+
+def _package_version() -> str:
+    version_file = Path(__file__).resolve().parent / "VERSION"
+    try:
+        return version_file.read_text().strip() or "0.0.0"
+    except OSError:
+        return "0.0.0"

@@ -1,0 +1,29 @@
+"""Flask extensions, created unbound and initialised by ``create_app`` via ``init_app``."""
+
+from authlib.integrations.flask_client import OAuth
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+from sqlalchemy import MetaData
+
+# Deterministic constraint names keep Alembic migrations identical on SQLite
+# and PostgreSQL and make later ALTERs (batch mode on SQLite) possible.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+migrate = Migrate()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+# No default limits: only the routes that ask for one (login) are throttled.
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+# Optional OIDC single sign-on; a client is registered only when configured.
+oauth = OAuth()

@@ -1,0 +1,74 @@
+"""Time entries. A running timer is an entry whose ``ended_at`` is NULL."""
+
+from __future__ import annotations
+
+from sqlalchemy import Index, text
+
+from ..extensions import db
+from .types import UTCDateTime, utcnow
+
+SOURCE_TIMER = "timer"
+SOURCE_MANUAL = "manual"
+
+
+class TimeEntry(db.Model):
+    __tablename__ = "time_entries"
+
+    id = db.Column(db.Integer, primary_key=True)
+    user_id = db.Column(
+        db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    project_id = db.Column(
+        db.Integer, db.ForeignKey("projects.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    task_id = db.Column(
+        db.Integer, db.ForeignKey("tasks.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    started_at = db.Column(UTCDateTime, nullable=False)
+    ended_at = db.Column(UTCDateTime, nullable=True)
+    # Kept in the row (not computed) so reports can SUM it in SQL on any database.
+    duration_seconds = db.Column(db.Integer, nullable=True)
+    notes = db.Column(db.Text, nullable=True)
+    billable = db.Column(db.Boolean, nullable=False, default=True)
+    source = db.Column(db.String(16), nullable=False, default=SOURCE_MANUAL)
+    created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at = db.Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+    user = db.relationship("User")
+    project = db.relationship("Project")
+    task = db.relationship("Task")
+
+    __table_args__ = (
+        # The database, not the application, guarantees one running timer per
+        # user: two concurrent "start" requests cannot both insert.
+        Index(
+            "uq_time_entries_one_running_per_user",
+            "user_id",
+            unique=True,
+            sqlite_where=text("ended_at IS NULL"),
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+        Index("ix_time_entries_user_started", "user_id", "started_at"),
+        db.CheckConstraint(
+            "ended_at IS NULL OR ended_at >= started_at", name="ends_after_start"
+        ),
+        db.CheckConstraint(
+            "(ended_at IS NULL AND duration_seconds IS NULL) OR "
+            "(ended_at IS NOT NULL AND duration_seconds IS NOT NULL AND duration_seconds >= 0)",
+            name="duration_matches_end",
+        ),
+    )
+
+    @property
+    def is_running(self) -> bool:
+        return self.ended_at is None
+
+    def elapsed_seconds(self, now=None) -> int:
+        """Seconds so far for a running entry, the stored duration otherwise."""
+        if self.ended_at is not None:
+            return int(self.duration_seconds or 0)
+        now = now or utcnow()
+        return max(0, int((now - self.started_at).total_seconds()))
+
+    def __repr__(self) -> str:
+        return f"<TimeEntry id={self.id} running={self.is_running}>"

@@ -1,0 +1,115 @@
+"""The admin panel: users and system settings. Every view here is admins-only."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from ..auth import admin_required
+from ..services import settings as settings_service
+from ..services import users as user_service
+from ..services.errors import NotFound, ServiceError
+from ..services.validation import timezone_names
+from ._helpers import attach_error
+from .forms import ResetPasswordForm, SettingsForm, UserCreateForm, UserEditForm
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.get("")
+@admin_required
+def index():
+    return redirect(url_for("admin.users"))
+
+
+@bp.get("/users")
+@admin_required
+def users():
+    return render_template("admin/users.html", users=user_service.list_users())
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@admin_required
+def new_user():
+    form = UserCreateForm()
+    form.timezone.choices = timezone_names()
+    if request.method == "GET":
+        form.timezone.data = settings_service.get_settings().default_timezone
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                user_service.create_user(
+                    username=form.username.data, password=form.password.data,
+                    role=form.role.data, email=form.email.data,
+                    display_name=form.display_name.data, timezone=form.timezone.data,
+                )
+            except ServiceError as exc:
+                attach_error(form, exc)
+            else:
+                flash("User created.", "success")
+                return redirect(url_for("admin.users"))
+        return render_template("admin/user_new.html", form=form), 400
+    return render_template("admin/user_new.html", form=form)
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@admin_required
+def edit_user(user_id: int):
+    try:
+        user = user_service.get_user(user_id)
+    except NotFound:
+        abort(404)
+    form = UserEditForm(prefix="user", obj=user)
+    password_form = ResetPasswordForm(prefix="reset")
+    status = 200
+    if request.method == "POST" and "user-role" in request.form:
+        if form.validate_on_submit():
+            try:
+                user_service.update_user(
+                    current_user, user.id, role=form.role.data, active=form.active.data
+                )
+            except ServiceError as exc:
+                attach_error(form, exc)
+            else:
+                flash("User updated.", "success")
+                return redirect(url_for("admin.users"))
+        status = 400
+    elif request.method == "POST":
+        if password_form.validate_on_submit():
+            try:
+                user_service.reset_password(user.id, password_form.new_password.data)
+            except ServiceError as exc:
+                attach_error(password_form, exc)
+            else:
+                flash("Password reset. Tell the user their new password privately.", "success")
+                return redirect(url_for("admin.users"))
+        status = 400
+    return (
+        render_template("admin/user_edit.html", user=user, form=form, password_form=password_form),
+        status,
+    )
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@admin_required
+def settings():
+    current = settings_service.get_settings()
+    form = SettingsForm(obj=current)
+    form.default_timezone.choices = timezone_names()
+    form.currency.choices = list(settings_service.CURRENCIES)
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                settings_service.update_settings(
+                    company_name=form.company_name.data,
+                    default_timezone=form.default_timezone.data,
+                    currency=form.currency.data,
+                    allow_analytics=form.allow_analytics.data,
+                )
+            except ServiceError as exc:
+                attach_error(form, exc)
+            else:
+                flash("Settings saved.", "success")
+                return redirect(url_for("admin.settings"))
+        return render_template("admin/settings.html", form=form), 400
+    return render_template("admin/settings.html", form=form)

@@ -1,0 +1,151 @@
+"""Time entries: list with filters and pagination, create, edit, delete."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from ..extensions import db
+from ..services import catalog, entries
+from ..services import users as user_service
+from ..services.errors import ServiceError
+from ._helpers import attach_error, project_choices, task_choices, task_project_map
+from .forms import EntryFilterForm, EntryForm
+
+bp = Blueprint("entries", __name__, url_prefix="/entries")
+
+PER_PAGE = 25
+
+
+@bp.get("")
+@login_required
+def list_entries():
+    form = EntryFilterForm(request.args)
+    projects = catalog.list_projects(include_archived=True)
+    form.project_id.choices = project_choices(projects, with_none="All projects")
+    form.client_id.choices = [(0, "All clients")] + [
+        (c.id, c.name) for c in catalog.list_clients(include_archived=True)
+    ]
+    if current_user.is_admin:
+        form.user_id.choices = [(0, "All users")] + [
+            (u.id, u.label) for u in user_service.list_users()
+        ]
+    if not form.validate():
+        flash("Some filters were not understood and were ignored.", "error")
+    filters = entries.EntryFilters(
+        start=form.start.data if not form.start.errors else None,
+        end=form.end.data if not form.end.errors else None,
+        project_id=form.project_id.data,
+        client_id=form.client_id.data,
+        user_id=form.user_id.data if current_user.is_admin else None,
+    )
+    page = db.paginate(
+        entries.filtered_entries_query(current_user, filters), per_page=PER_PAGE, max_per_page=100,
+        error_out=False,
+    )
+    args = {k: v for k, v in request.args.items() if k != "page"}
+    return render_template("entries/list.html", form=form, page=page, page_args=args)
+
+
+def _entry_form(obj=None) -> tuple[EntryForm, list]:
+    projects = catalog.list_projects()
+    form = EntryForm(obj=obj)
+    form.project_id.choices = project_choices(projects)
+    form.task_id.choices = task_choices(projects)
+    return form, projects
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new_entry():
+    form, projects = _entry_form()
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.validate_on_submit() and _require_end_and_project(form):
+            try:
+                entries.create_entry(
+                    current_user, project_id=form.project_id.data, task_id=form.task_id.data,
+                    started_at=form.started_at.data, ended_at=form.ended_at.data,
+                    notes=form.notes.data, billable=form.billable.data,
+                    confirm_long=form.confirm_long.data,
+                )
+            except ServiceError as exc:
+                attach_error(form, exc)
+            else:
+                flash("Time entry added.", "success")
+                return redirect(url_for("entries.list_entries"))
+    return _render_form(form, projects, None, status)
+
+
+@bp.route("/<int:entry_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_entry(entry_id: int):
+    try:
+        entry = entries.get_entry_for(current_user, entry_id)
+    except ServiceError:
+        abort(404)
+    form, projects = _entry_form()
+    status = 200
+    if request.method == "GET":
+        _fill_form(form, entry)
+    else:
+        status = 400
+        if form.validate_on_submit():
+            try:
+                entries.update_entry(
+                    current_user, entry.id, project_id=form.project_id.data,
+                    task_id=form.task_id.data, started_at=form.started_at.data,
+                    ended_at=form.ended_at.data, notes=form.notes.data,
+                    billable=form.billable.data, confirm_long=form.confirm_long.data,
+                )
+            except ServiceError as exc:
+                attach_error(form, exc)
+            else:
+                flash("Time entry saved.", "success")
+                return redirect(url_for("entries.list_entries"))
+    return _render_form(form, projects, entry, status)
+
+
+@bp.post("/<int:entry_id>/delete")
+@login_required
+def delete_entry(entry_id: int):
+    try:
+        entries.delete_entry(current_user, entry_id)
+    except ServiceError:
+        abort(404)
+    flash("Time entry deleted.", "success")
+    return redirect(url_for("entries.list_entries"))
+
+
+def _require_end_and_project(form: EntryForm) -> bool:
+    ok = True
+    if not form.project_id.data:
+        form.project_id.errors.append("Choose a project.")
+        ok = False
+    if form.ended_at.data is None:
+        form.ended_at.errors = list(form.ended_at.errors) + ["End is required."]
+        ok = False
+    return ok
+
+
+def _fill_form(form: EntryForm, entry) -> None:
+    from ..services.validation import zone
+
+    tz = zone(current_user.timezone)
+    form.project_id.data = entry.project_id
+    form.task_id.data = entry.task_id or 0
+    form.started_at.data = entry.started_at.astimezone(tz).replace(tzinfo=None)
+    form.ended_at.data = entry.ended_at.astimezone(tz).replace(tzinfo=None) if entry.ended_at else None
+    form.notes.data = entry.notes
+    form.billable.data = entry.billable
+
+
+def _render_form(form, projects, entry, status):
+    return (
+        render_template(
+            "entries/form.html", form=form, entry=entry, task_project=task_project_map(projects),
+            has_projects=bool(projects),
+        ),
+        status,
+    )

@@ -1,0 +1,136 @@
+"""WTForms for the web UI. Forms check shape; services check meaning."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    DateTimeLocalField,
+    EmailField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import EqualTo, InputRequired, Length, Optional
+
+from ..models import ROLES, TASK_STATUSES
+
+_DT = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+
+
+def _optional_int(value):
+    if value in (None, "", "0", 0):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class SetupForm(FlaskForm):
+    company_name = StringField("Company or team name", validators=[Optional(), Length(max=200)])
+    admin_username = StringField("Admin username", validators=[InputRequired(), Length(max=63)])
+    admin_email = EmailField("Admin email (optional)", validators=[Optional(), Length(max=255)])
+    admin_password = PasswordField("Password", validators=[InputRequired(), Length(min=8, max=256)])
+    confirm_password = PasswordField(
+        "Repeat password",
+        validators=[InputRequired(), EqualTo("admin_password", "The passwords do not match.")],
+    )
+    timezone = SelectField("Default time zone", validate_choice=False)
+    allow_analytics = BooleanField("Share detailed, anonymous usage analytics", default=False)
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username", validators=[InputRequired(), Length(max=255)])
+    password = PasswordField("Password", validators=[InputRequired(), Length(max=256)])
+    remember = BooleanField("Remember me")
+
+
+class ClientForm(FlaskForm):
+    name = StringField("Name", validators=[InputRequired(), Length(max=200)])
+    default_hourly_rate = StringField("Default hourly rate", validators=[Optional()])
+    archived = BooleanField("Archived")
+
+
+class ProjectForm(FlaskForm):
+    name = StringField("Name", validators=[InputRequired(), Length(max=200)])
+    client_id = SelectField("Client", coerce=_optional_int, validate_choice=False)
+    billable = BooleanField("Billable", default=True)
+    hourly_rate = StringField("Hourly rate", validators=[Optional()])
+    color = StringField("Colour", default="#3b82f6")
+    archived = BooleanField("Archived")
+
+
+class TaskForm(FlaskForm):
+    name = StringField("Task name", validators=[InputRequired(), Length(max=200)])
+    status = SelectField("Status", choices=[(s, s.replace("_", " ")) for s in TASK_STATUSES])
+    hourly_rate = StringField("Hourly rate", validators=[Optional()])
+
+
+class TimerStartForm(FlaskForm):
+    project_id = SelectField("Project", coerce=_optional_int, validate_choice=False)
+    task_id = SelectField("Task", coerce=_optional_int, validate_choice=False)
+    notes = StringField("What are you working on?", validators=[Optional(), Length(max=5000)])
+
+
+class EntryForm(FlaskForm):
+    project_id = SelectField("Project", coerce=_optional_int, validate_choice=False)
+    task_id = SelectField("Task", coerce=_optional_int, validate_choice=False)
+    started_at = DateTimeLocalField("Start", format=_DT, validators=[InputRequired()])
+    ended_at = DateTimeLocalField("End", format=_DT, validators=[Optional()])
+    notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
+    billable = BooleanField("Billable", default=True)
+    confirm_long = BooleanField("Confirm long entry (more than 24 hours)")
+
+
+class EntryFilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET form: filters are not a state change
+
+    start = DateField("From", validators=[Optional()])
+    end = DateField("To", validators=[Optional()])
+    project_id = SelectField("Project", coerce=_optional_int, validate_choice=False)
+    client_id = SelectField("Client", coerce=_optional_int, validate_choice=False)
+    user_id = SelectField("User", coerce=_optional_int, validate_choice=False)
+
+
+class UserCreateForm(FlaskForm):
+    username = StringField("Username", validators=[InputRequired(), Length(max=63)])
+    display_name = StringField("Display name", validators=[Optional(), Length(max=120)])
+    email = EmailField("Email", validators=[Optional(), Length(max=255)])
+    password = PasswordField("Initial password", validators=[InputRequired(), Length(min=8, max=256)])
+    role = SelectField("Role", choices=[(r, r) for r in ROLES], default="user")
+    timezone = SelectField("Time zone", validate_choice=False)
+
+
+class UserEditForm(FlaskForm):
+    role = SelectField("Role", choices=[(r, r) for r in ROLES])
+    active = BooleanField("Active")
+
+
+class ResetPasswordForm(FlaskForm):
+    new_password = PasswordField("New password", validators=[InputRequired(), Length(min=8, max=256)])
+
+
+class SettingsForm(FlaskForm):
+    company_name = StringField("Company name", validators=[InputRequired(), Length(max=200)])
+    default_timezone = SelectField("Default time zone", validate_choice=False)
+    currency = SelectField("Currency", validate_choice=False)
+    allow_analytics = BooleanField("Share detailed, anonymous usage analytics")
+
+
+class ProfileForm(FlaskForm):
+    display_name = StringField("Display name", validators=[Optional(), Length(max=120)])
+    email = EmailField("Email", validators=[Optional(), Length(max=255)])
+    timezone = SelectField("Time zone", validate_choice=False)
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[Optional()])
+    new_password = PasswordField("New password", validators=[InputRequired(), Length(min=8, max=256)])
+    confirm_password = PasswordField(
+        "Repeat new password",
+        validators=[InputRequired(), EqualTo("new_password", "The passwords do not match.")],
+    )

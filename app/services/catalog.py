@@ -1,0 +1,217 @@
+"""Clients, projects and tasks: what time is booked against."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..models import TASK_STATUSES, Client, Project, Task, TimeEntry
+from .errors import Conflict, NotFound, ValidationError
+from .validation import clean_color, clean_name, clean_rate
+
+
+def _commit(conflict_message: str) -> None:
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict(conflict_message, "name") from None
+
+
+# -- clients -----------------------------------------------------------------
+
+
+def list_clients(include_archived: bool = False) -> list[Client]:
+    query = select(Client).order_by(func.lower(Client.name))
+    if not include_archived:
+        query = query.where(Client.archived.is_(False))
+    return list(db.session.scalars(query))
+
+
+def get_client(client_id) -> Client:
+    client = db.session.get(Client, _as_id(client_id, "client_id"))
+    if client is None:
+        raise NotFound("Client not found.", "client_id")
+    return client
+
+
+def _check_client_name_free(name: str, exclude_id: int | None = None) -> None:
+    query = select(Client.id).where(func.lower(Client.name) == name.lower())
+    if exclude_id is not None:
+        query = query.where(Client.id != exclude_id)
+    if db.session.scalar(query) is not None:
+        raise Conflict("A client with that name already exists.", "name")
+
+
+def create_client(*, name: str, default_hourly_rate=None) -> Client:
+    """Create a client; names are unique (case-insensitively)."""
+    name = clean_name(name)
+    rate = clean_rate(default_hourly_rate, "default_hourly_rate")
+    _check_client_name_free(name)
+    client = Client(name=name, default_hourly_rate=rate, archived=False)
+    db.session.add(client)
+    _commit("A client with that name already exists.")
+    return client
+
+
+def update_client(client_id, *, name: str, default_hourly_rate=None, archived: bool = False) -> Client:
+    client = get_client(client_id)
+    name = clean_name(name)
+    rate = clean_rate(default_hourly_rate, "default_hourly_rate")
+    _check_client_name_free(name, exclude_id=client.id)
+    client.name, client.default_hourly_rate, client.archived = name, rate, bool(archived)
+    _commit("A client with that name already exists.")
+    return client
+
+
+# -- projects ----------------------------------------------------------------
+
+
+def list_projects(include_archived: bool = False) -> list[Project]:
+    query = select(Project).order_by(func.lower(Project.name))
+    if not include_archived:
+        query = query.where(Project.archived.is_(False))
+    return list(db.session.scalars(query))
+
+
+def get_project(project_id) -> Project:
+    project = db.session.get(Project, _as_id(project_id, "project_id"))
+    if project is None:
+        raise NotFound("Project not found.", "project_id")
+    return project
+
+
+def get_bookable_project(project_id) -> Project:
+    """A project time can be booked on: it exists and is not archived."""
+    project = get_project(project_id)
+    if project.archived:
+        raise ValidationError("That project is archived.", "project_id")
+    return project
+
+
+def _resolve_client(client_id) -> Client | None:
+    if client_id in (None, "", 0, "0"):
+        return None
+    client = get_client(client_id)
+    return client
+
+
+def _check_project_name_free(name: str, client_id: int | None, exclude_id: int | None = None):
+    query = select(Project.id).where(
+        func.lower(Project.name) == name.lower(),
+        Project.client_id.is_(None) if client_id is None else Project.client_id == client_id,
+    )
+    if exclude_id is not None:
+        query = query.where(Project.id != exclude_id)
+    if db.session.scalar(query) is not None:
+        raise Conflict("This client already has a project with that name.", "name")
+
+
+def create_project(
+    *, name: str, client_id=None, billable: bool = True, hourly_rate=None, color: str | None = None
+) -> Project:
+    """Create a project, optionally for a client; names are unique per client."""
+    name = clean_name(name)
+    client = _resolve_client(client_id)
+    rate = clean_rate(hourly_rate)
+    color = clean_color(color)
+    _check_project_name_free(name, client.id if client else None)
+    project = Project(
+        name=name, client=client, billable=bool(billable), hourly_rate=rate, color=color,
+        archived=False,
+    )
+    db.session.add(project)
+    _commit("This client already has a project with that name.")
+    return project
+
+
+def update_project(
+    project_id, *, name: str, client_id=None, billable: bool = True, hourly_rate=None,
+    color: str | None = None, archived: bool = False,
+) -> Project:
+    project = get_project(project_id)
+    name = clean_name(name)
+    client = _resolve_client(client_id)
+    rate = clean_rate(hourly_rate)
+    color = clean_color(color)
+    _check_project_name_free(name, client.id if client else None, exclude_id=project.id)
+    project.name, project.client, project.billable = name, client, bool(billable)
+    project.hourly_rate, project.color, project.archived = rate, color, bool(archived)
+    _commit("This client already has a project with that name.")
+    return project
+
+
+def project_hours(project_ids: list[int]) -> dict[int, int]:
+    """Total booked seconds per project (finished entries only)."""
+    if not project_ids:
+        return {}
+    rows = db.session.execute(
+        select(TimeEntry.project_id, func.coalesce(func.sum(TimeEntry.duration_seconds), 0))
+        .where(TimeEntry.project_id.in_(project_ids))
+        .group_by(TimeEntry.project_id)
+    )
+    return {project_id: int(total) for project_id, total in rows}
+
+
+# -- tasks -------------------------------------------------------------------
+
+
+def get_task(task_id) -> Task:
+    task = db.session.get(Task, _as_id(task_id, "task_id"))
+    if task is None:
+        raise NotFound("Task not found.", "task_id")
+    return task
+
+
+def clean_status(status: str | None) -> str:
+    status = status or "todo"
+    if status not in TASK_STATUSES:
+        raise ValidationError("Unknown task status.", "status")
+    return status
+
+
+def create_task(*, project_id, name: str, status: str = "todo", hourly_rate=None) -> Task:
+    """Create a task in a project; names are unique per project."""
+    project = get_bookable_project(project_id)
+    name = clean_name(name)
+    status = clean_status(status)
+    rate = clean_rate(hourly_rate)
+    if any(t.name.lower() == name.lower() for t in project.tasks):
+        raise Conflict("This project already has a task with that name.", "name")
+    task = Task(project=project, name=name, status=status, hourly_rate=rate)
+    db.session.add(task)
+    _commit("This project already has a task with that name.")
+    return task
+
+
+def update_task(task_id, *, name: str, status: str, hourly_rate=None) -> Task:
+    task = get_task(task_id)
+    name = clean_name(name)
+    status = clean_status(status)
+    rate = clean_rate(hourly_rate)
+    if any(t.id != task.id and t.name.lower() == name.lower() for t in task.project.tasks):
+        raise Conflict("This project already has a task with that name.", "name")
+    task.name, task.status, task.hourly_rate = name, status, rate
+    _commit("This project already has a task with that name.")
+    return task
+
+
+def resolve_task(project: Project, task_id) -> Task | None:
+    """The task for an entry: optional, and it must belong to the entry's project."""
+    if task_id in (None, "", 0, "0"):
+        return None
+    task = get_task(task_id)
+    if task.project_id != project.id:
+        raise ValidationError("That task belongs to another project.", "task_id")
+    return task
+
+
+def _as_id(value, field: str) -> int:
+    try:
+        ident = int(value)
+    except (TypeError, ValueError):
+        raise ValidationError("Invalid id.", field) from None
+    if ident <= 0 or ident > 2**31 - 1:
+        raise NotFound("Not found.", field)
+    return ident

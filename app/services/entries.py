@@ -1,0 +1,232 @@
+"""Manual time entries: create, edit, delete, list, and the dashboard totals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import joinedload
+
+from ..extensions import db
+from ..models import SOURCE_MANUAL, Project, TimeEntry, User
+from ..models.types import utcnow
+from .catalog import get_bookable_project, get_project, resolve_task
+from .errors import NotFound, ValidationError
+from .validation import zone
+
+MAX_NOTES_LENGTH = 5000
+LONG_ENTRY = timedelta(hours=24)
+
+
+def clean_notes(notes: str | None) -> str | None:
+    text = (notes or "").strip()
+    if len(text) > MAX_NOTES_LENGTH:
+        raise ValidationError(f"Notes must be at most {MAX_NOTES_LENGTH} characters.", "notes")
+    return text or None
+
+
+def local_to_utc(value: datetime, tz_name: str) -> datetime:
+    """Interpret a naive wall-clock time in the user's zone; aware times pass through."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zone(tz_name))
+    return value.astimezone(timezone.utc).replace(microsecond=0)
+
+
+def _check_span(started_at: datetime, ended_at: datetime, confirm_long: bool) -> int:
+    if ended_at <= started_at:
+        raise ValidationError("End must be after start.", "ended_at")
+    span = ended_at - started_at
+    if span > LONG_ENTRY and not confirm_long:
+        raise ValidationError(
+            "This entry is longer than 24 hours. Tick “confirm long entry” if that is right.",
+            "confirm_long",
+        )
+    if ended_at > utcnow() + timedelta(days=366):
+        raise ValidationError("End is too far in the future.", "ended_at")
+    return int(span.total_seconds())
+
+
+def get_entry_for(user: User, entry_id) -> TimeEntry:
+    """An entry the user may see and change: their own, or any entry for an admin.
+
+    Another user's entry answers "not found", not "forbidden", so ids reveal nothing.
+    """
+    try:
+        ident = int(entry_id)
+    except (TypeError, ValueError):
+        raise NotFound("Time entry not found.") from None
+    entry = db.session.get(TimeEntry, ident) if 0 < ident < 2**31 else None
+    if entry is None or (entry.user_id != user.id and not user.is_admin):
+        raise NotFound("Time entry not found.")
+    return entry
+
+
+def create_entry(
+    user: User,
+    *,
+    project_id,
+    started_at: datetime,
+    ended_at: datetime,
+    task_id=None,
+    notes: str | None = None,
+    billable: bool | None = None,
+    confirm_long: bool = False,
+) -> TimeEntry:
+    """Create a finished entry. Naive datetimes are read in the user's time zone."""
+    project = get_bookable_project(project_id)
+    task = resolve_task(project, task_id)
+    start = local_to_utc(started_at, user.timezone)
+    end = local_to_utc(ended_at, user.timezone)
+    duration = _check_span(start, end, confirm_long)
+    entry = TimeEntry(
+        user_id=user.id,
+        project_id=project.id,
+        task_id=task.id if task else None,
+        started_at=start,
+        ended_at=end,
+        duration_seconds=duration,
+        notes=clean_notes(notes),
+        billable=project.billable if billable is None else bool(billable),
+        source=SOURCE_MANUAL,
+    )
+    db.session.add(entry)
+    db.session.commit()
+    return entry
+
+
+def update_entry(
+    user: User,
+    entry_id,
+    *,
+    project_id,
+    started_at: datetime,
+    ended_at: datetime | None,
+    task_id=None,
+    notes: str | None = None,
+    billable: bool = True,
+    confirm_long: bool = False,
+) -> TimeEntry:
+    """Edit an entry. A running entry keeps running unless an end is given."""
+    entry = get_entry_for(user, entry_id)
+    project = get_project(project_id)
+    if project.archived and project.id != entry.project_id:
+        raise ValidationError("That project is archived.", "project_id")
+    task = resolve_task(project, task_id)
+    start = local_to_utc(started_at, user.timezone)
+    if ended_at is None:
+        if not entry.is_running:
+            raise ValidationError("End is required.", "ended_at")
+        if start > utcnow():
+            raise ValidationError("A running timer cannot start in the future.", "started_at")
+        end, duration = None, None
+    else:
+        end = local_to_utc(ended_at, user.timezone)
+        duration = _check_span(start, end, confirm_long)
+    entry.project_id = project.id
+    entry.task_id = task.id if task else None
+    entry.started_at, entry.ended_at, entry.duration_seconds = start, end, duration
+    entry.notes = clean_notes(notes)
+    entry.billable = bool(billable)
+    db.session.commit()
+    return entry
+
+
+def delete_entry(user: User, entry_id) -> None:
+    entry = get_entry_for(user, entry_id)
+    db.session.delete(entry)
+    db.session.commit()
+
+
+@dataclass(frozen=True)
+class EntryFilters:
+    """Filters for listing entries. Dates are the viewer's local calendar days."""
+
+    start: date | None = None
+    end: date | None = None
+    project_id: int | None = None
+    client_id: int | None = None
+    user_id: int | None = None
+
+
+def filtered_entries_query(viewer: User, filters: EntryFilters):
+    """A SELECT of entries the viewer may see, matching the filters, newest first."""
+    query = select(TimeEntry).options(
+        joinedload(TimeEntry.project).joinedload(Project.client),
+        joinedload(TimeEntry.task),
+        joinedload(TimeEntry.user),
+    )
+    if viewer.is_admin:
+        if filters.user_id:
+            query = query.where(TimeEntry.user_id == filters.user_id)
+    else:
+        query = query.where(TimeEntry.user_id == viewer.id)
+    tz = zone(viewer.timezone)
+    if filters.start:
+        query = query.where(TimeEntry.started_at >= _day_start_utc(filters.start, tz))
+    if filters.end:
+        query = query.where(
+            TimeEntry.started_at < _day_start_utc(filters.end + timedelta(days=1), tz)
+        )
+    if filters.project_id:
+        query = query.where(TimeEntry.project_id == filters.project_id)
+    if filters.client_id:
+        query = query.join(Project, Project.id == TimeEntry.project_id).where(
+            Project.client_id == filters.client_id
+        )
+    return query.order_by(TimeEntry.started_at.desc(), TimeEntry.id.desc())
+
+
+def _day_start_utc(day: date, tz) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=tz).astimezone(timezone.utc)
+
+
+def recent_entries(user: User, limit: int = 8) -> list[TimeEntry]:
+    return list(
+        db.session.scalars(
+            select(TimeEntry)
+            .options(joinedload(TimeEntry.project), joinedload(TimeEntry.task))
+            .where(TimeEntry.user_id == user.id, TimeEntry.ended_at.is_not(None))
+            .order_by(TimeEntry.started_at.desc(), TimeEntry.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Totals:
+    today_seconds: int
+    week_seconds: int
+
+
+def totals_for(user: User, now: datetime | None = None) -> Totals:
+    """Seconds booked today and this week (Monday first) in the user's zone.
+
+    Entries are attributed to the day they started; a running timer counts
+    up to ``now``. One query computes both sums.
+    """
+    now = now or utcnow()
+    tz = zone(user.timezone)
+    local_today = now.astimezone(tz).date()
+    today_start = _day_start_utc(local_today, tz)
+    week_start = _day_start_utc(local_today - timedelta(days=local_today.weekday()), tz)
+    finished = func.coalesce(TimeEntry.duration_seconds, 0)
+    row = db.session.execute(
+        select(
+            func.coalesce(func.sum(case((TimeEntry.started_at >= today_start, finished), else_=0)), 0),
+            func.coalesce(func.sum(finished), 0),
+        ).where(
+            and_(TimeEntry.user_id == user.id, TimeEntry.started_at >= week_start)
+        )
+    ).one()
+    today, week = int(row[0]), int(row[1])
+    running = db.session.scalar(
+        select(TimeEntry).where(TimeEntry.user_id == user.id, TimeEntry.ended_at.is_(None))
+    )
+    if running is not None:
+        elapsed = running.elapsed_seconds(now)
+        if running.started_at >= week_start:
+            week += elapsed
+            if running.started_at >= today_start:
+                today += elapsed
+    return Totals(today_seconds=today, week_seconds=week)

@@ -1,0 +1,67 @@
+"""The first-run setup: creates the first admin and records the telemetry choice."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+
+from ..extensions import db
+from ..models import ROLE_ADMIN, Settings
+from ..models.types import utcnow
+from .errors import Conflict
+from .settings import get_settings
+from .users import new_user
+
+
+class SetupAlreadyComplete(Conflict):
+    pass
+
+
+def is_setup_complete() -> bool:
+    return get_settings().is_setup_complete
+
+
+def complete_setup(
+    *,
+    admin_username: str,
+    admin_password: str,
+    allow_analytics: bool,
+    admin_email: str | None = None,
+    company_name: str | None = None,
+    timezone: str | None = None,
+):
+    """Create the first admin and mark setup complete, atomically.
+
+    The conditional UPDATE is the lock: of two concurrent setups only one sees
+    ``setup_completed_at IS NULL``; the other rolls back its admin and fails.
+    """
+    settings = get_settings()
+    if settings.is_setup_complete:
+        raise SetupAlreadyComplete("Setup has already been completed.")
+    admin = new_user(
+        username=admin_username,
+        password=admin_password,
+        role=ROLE_ADMIN,
+        email=admin_email,
+        timezone=timezone or settings.default_timezone,
+    )
+    values = {"setup_completed_at": utcnow(), "allow_analytics": bool(allow_analytics)}
+    if company_name and company_name.strip():
+        values["company_name"] = company_name.strip()[:200]
+    if timezone:
+        values["default_timezone"] = admin.timezone
+    try:
+        db.session.add(admin)
+        db.session.flush()
+        claimed = db.session.execute(
+            update(Settings)
+            .where(Settings.id == 1, Settings.setup_completed_at.is_(None))
+            .values(**values)
+        ).rowcount
+        if claimed != 1:
+            raise SetupAlreadyComplete("Setup has already been completed.")
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    db.session.expire(settings)
+    return admin

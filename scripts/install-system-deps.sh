@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the real components the test suite drives (headless Chromium today)
+# when they are missing. Needs root and apt; elsewhere it says what to install.
+set -euo pipefail
+
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing system packages: ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+else
+  echo "missing system packages: ${need[*]} (install them with your package manager)" >&2
+  # Outside CI the tests that need them skip with this reason; in CI they fail.
+fi
