@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import flash
 from flask_wtf import FlaskForm
+from wtforms import SelectChoice
 
 from ..services.errors import ServiceError
 
@@ -19,20 +20,29 @@ def attach_error(form: FlaskForm, exc: ServiceError) -> None:
         flash(exc.message, "error")
 
 
-def project_choices(projects, with_none: str | None = None):
-    choices = [(0, with_none)] if with_none else []
-    for project in projects:
-        label = project.name if project.client is None else f"{project.name} · {project.client.name}"
-        choices.append((project.id, label))
-    return choices
+def options(pairs, none_label: str | None = None) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms choices, optionally led by a "none" option (0)."""
+    choices = [SelectChoice(0, none_label)] if none_label else []
+    return choices + [SelectChoice(value, label) for value, label in pairs]
 
 
-def task_choices(projects):
-    choices = [(0, "— no task —")]
+def project_choices(projects, with_none: str | None = None) -> list[SelectChoice]:
+    return options(
+        (
+            (p.id, p.name if p.client is None else f"{p.name} · {p.client.name}")
+            for p in projects
+        ),
+        with_none,
+    )
+
+
+def task_choices(projects) -> list[SelectChoice]:
+    """Open tasks grouped by project, after a "no task" option."""
+    choices = [SelectChoice(0, "— no task —")]
     for project in projects:
         for task in project.tasks:
             if task.status != "done":
-                choices.append((task.id, task.name))
+                choices.append(SelectChoice(task.id, task.name, optgroup=project.name))
     return choices
 
 

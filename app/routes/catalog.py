@@ -8,7 +8,7 @@ from flask_login import login_required
 from ..auth import admin_required
 from ..services import catalog
 from ..services.errors import NotFound, ServiceError
-from ._helpers import attach_error
+from ._helpers import attach_error, options
 from .forms import ClientForm, ProjectForm, TaskForm
 
 bp = Blueprint("catalog", __name__)
@@ -96,9 +96,9 @@ def edit_project(project_id: int):
 
 def _project_form(project):
     form = ProjectForm(obj=project)
-    form.client_id.choices = [(0, "— no client —")] + [
-        (c.id, c.name) for c in catalog.list_clients()
-    ]
+    form.client_id.choices = options(
+        ((c.id, c.name) for c in catalog.list_clients()), "— no client —"
+    )
     if request.method == "GET" and project is None and request.args.get("client_id"):
         form.client_id.data = request.args.get("client_id", type=int)
     if request.method == "POST":

@@ -9,7 +9,7 @@ from ..extensions import db
 from ..services import catalog, entries
 from ..services import users as user_service
 from ..services.errors import ServiceError
-from ._helpers import attach_error, project_choices, task_choices, task_project_map
+from ._helpers import attach_error, options, project_choices, task_choices, task_project_map
 from .forms import EntryFilterForm, EntryForm
 
 bp = Blueprint("entries", __name__, url_prefix="/entries")
@@ -23,13 +23,13 @@ def list_entries():
     form = EntryFilterForm(request.args)
     projects = catalog.list_projects(include_archived=True)
     form.project_id.choices = project_choices(projects, with_none="All projects")
-    form.client_id.choices = [(0, "All clients")] + [
-        (c.id, c.name) for c in catalog.list_clients(include_archived=True)
-    ]
+    form.client_id.choices = options(
+        ((c.id, c.name) for c in catalog.list_clients(include_archived=True)), "All clients"
+    )
     if current_user.is_admin:
-        form.user_id.choices = [(0, "All users")] + [
-            (u.id, u.label) for u in user_service.list_users()
-        ]
+        form.user_id.choices = options(
+            ((u.id, u.label) for u in user_service.list_users()), "All users"
+        )
     if not form.validate():
         flash("Some filters were not understood and were ignored.", "error")
     filters = entries.EntryFilters(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    SelectChoice,
     BooleanField,
     DateField,
     DateTimeLocalField,
@@ -65,7 +66,7 @@ class ProjectForm(FlaskForm):
 
 class TaskForm(FlaskForm):
     name = StringField("Task name", validators=[InputRequired(), Length(max=200)])
-    status = SelectField("Status", choices=[(s, s.replace("_", " ")) for s in TASK_STATUSES])
+    status = SelectField("Status", choices=[SelectChoice(s, s.replace("_", " ")) for s in TASK_STATUSES])
     hourly_rate = StringField("Hourly rate", validators=[Optional()])
 
 
@@ -101,12 +102,12 @@ class UserCreateForm(FlaskForm):
     display_name = StringField("Display name", validators=[Optional(), Length(max=120)])
     email = EmailField("Email", validators=[Optional(), Length(max=255)])
     password = PasswordField("Initial password", validators=[InputRequired(), Length(min=8, max=256)])
-    role = SelectField("Role", choices=[(r, r) for r in ROLES], default="user")
+    role = SelectField("Role", choices=list(ROLES), default="user")
     timezone = SelectField("Time zone", validate_choice=False)
 
 
 class UserEditForm(FlaskForm):
-    role = SelectField("Role", choices=[(r, r) for r in ROLES])
+    role = SelectField("Role", choices=list(ROLES))
     active = BooleanField("Active")
 
 
