@@ -6,6 +6,7 @@ import sys
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 
 from .services import setup as setup_service
 from .services.errors import ServiceError
@@ -24,6 +25,7 @@ from .services.errors import ServiceError
     "--analytics/--no-analytics", default=False, show_default=True,
     help="Opt in to detailed anonymous usage analytics (off unless given).",
 )
+@with_appcontext
 def setup_command(admin_username, admin_password_stdin, admin_email, company_name, tz, analytics):
     """Complete first-run setup without the browser wizard."""
     password = sys.stdin.readline().rstrip("\r\n")
