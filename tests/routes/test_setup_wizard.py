@@ -71,7 +71,7 @@ def test_wizard_records_an_explicit_opt_in(app):
         ({"admin_username": ""}, "This field is required."),
         ({"admin_username": "no spaces allowed"}, "Username must be"),
         ({"confirm_password": "something-else"}, "The passwords do not match."),
-        ({"admin_password": "short", "confirm_password": "short"}, "at least 8 characters"),
+        ({"admin_password": "short", "confirm_password": "short"}, "between 8 and 256 characters"),
         ({"admin_email": "not-an-email"}, "Email address is not valid."),
     ],
 )
