@@ -35,6 +35,7 @@ def create_app(config: Mapping[str, Any] | object | None = None) -> Flask:
     app.config.setdefault("MAX_CONTENT_LENGTH", 1 * 1024 * 1024)
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app))
 
+    _trust_reverse_proxies(app)
     _init_extensions(app)
     _register_blueprints(app)
     _register_template_helpers(app)
@@ -50,6 +51,19 @@ def _prepare_directories_and_secret(app: Flask) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = config_module.load_or_create_secret_key(data_dir)
+
+
+def _trust_reverse_proxies(app: Flask) -> None:
+    """Behind N proxies, take the client address and scheme from their headers.
+
+    Without this every request would appear to come from the proxy, and the
+    per-address login throttle would lock out everyone at once.
+    """
+    hops = app.config.get("PROXY_FIX_X_FOR", 0)
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 def _engine_options(app: Flask) -> dict[str, Any]:

@@ -117,6 +117,9 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "RATELIMIT_STORAGE_URI": get("RATELIMIT_STORAGE_URI") or "memory://",
         "LOGIN_RATE_LIMIT_PER_ACCOUNT": get("LOGIN_RATE_LIMIT_PER_ACCOUNT") or "5 per 5 minutes",
         "LOGIN_RATE_LIMIT_PER_ADDRESS": get("LOGIN_RATE_LIMIT_PER_ADDRESS") or "20 per 5 minutes",
+        # Number of reverse proxies in front of the app whose X-Forwarded-For /
+        # -Proto headers are trusted (0 = none: the socket peer is the client).
+        "PROXY_FIX_X_FOR": parse_int("PROXY_FIX_X_FOR", get("PROXY_FIX_X_FOR"), 0),
         # Optional single sign-on; the button stays hidden unless all three are set.
         "OIDC_ISSUER": get("OIDC_ISSUER") or None,
         "OIDC_CLIENT_ID": get("OIDC_CLIENT_ID") or None,

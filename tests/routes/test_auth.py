@@ -170,3 +170,20 @@ def test_oidc_button_is_hidden_unless_configured(client):
     html = client.get("/login").get_data(as_text=True)
     assert "single sign-on" not in html
     assert client.get("/login/oidc").status_code == 404
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_is_throttled(app_factory):
+    from app.services.setup import complete_setup
+
+    app = app_factory(PROXY_FIX_X_FOR=1, LOGIN_RATE_LIMIT_PER_ADDRESS="2 per 5 minutes")
+    with app.app_context():
+        complete_setup(admin_username="admin", admin_password=ADMIN_PASSWORD, allow_analytics=False)
+    attacker = app.test_client()
+    attacker.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.7"
+    for n in range(2):
+        assert login(attacker, f"guess{n}", "nope-nope").status_code == 401
+    assert login(attacker, "guess-2", "nope-nope").status_code == 429
+    # Same proxy socket address, different real client: not locked out.
+    colleague = app.test_client()
+    colleague.environ_base["HTTP_X_FORWARDED_FOR"] = "198.51.100.20"
+    assert login(colleague, "admin", ADMIN_PASSWORD).status_code == 302
