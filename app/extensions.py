@@ -1,6 +1,5 @@
 """Flask extensions, created unbound and initialised by ``create_app`` via ``init_app``."""
 
-from authlib.integrations.flask_client import OAuth
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -25,5 +24,3 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 # No default limits: only the routes that ask for one (login) are throttled.
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
-# Optional OIDC single sign-on; a client is registered only when configured.
-oauth = OAuth()

@@ -8,10 +8,11 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for,
 )
+from authlib.integrations.flask_client import OAuth
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 
-from ..extensions import limiter, oauth
+from ..extensions import limiter
 from ..services import users as user_service
 from ..services.errors import ServiceError
 from ..services.validation import timezone_names
@@ -27,11 +28,15 @@ def oidc_enabled() -> bool:
 
 
 def register_oidc(app) -> None:
-    """Register the OIDC client with Authlib when all three settings are present."""
+    """Register the OIDC client with Authlib when all three settings are present.
+
+    Authlib's ``OAuth`` keeps a reference to its app and caches clients by
+    name, so each app gets its own instance instead of a shared singleton.
+    """
     cfg = app.config
     if not (cfg.get("OIDC_ISSUER") and cfg.get("OIDC_CLIENT_ID") and cfg.get("OIDC_CLIENT_SECRET")):
         return
-    oauth.init_app(app)
+    oauth = OAuth(app)
     oauth.register(
         "oidc",
         client_id=cfg["OIDC_CLIENT_ID"],
@@ -39,6 +44,10 @@ def register_oidc(app) -> None:
         server_metadata_url=cfg["OIDC_ISSUER"].rstrip("/") + "/.well-known/openid-configuration",
         client_kwargs={"scope": cfg["OIDC_SCOPES"]},
     )
+
+
+def _oidc_client():
+    return current_app.extensions["authlib.integrations.flask_client"].oidc
 
 
 def _login_failed(_response) -> bool:
@@ -105,7 +114,7 @@ def logout():
 def oidc_login():
     if not oidc_enabled():
         abort(404)
-    return oauth.oidc.authorize_redirect(url_for("auth.oidc_callback", _external=True))
+    return _oidc_client().authorize_redirect(url_for("auth.oidc_callback", _external=True))
 
 
 @bp.get("/login/oidc/callback")
@@ -113,7 +122,7 @@ def oidc_callback():
     if not oidc_enabled():
         abort(404)
     try:
-        token = oauth.oidc.authorize_access_token()
+        token = _oidc_client().authorize_access_token()
     except Exception as exc:  # Authlib raises several error types for a bad callback
         current_app.logger.warning("oidc login failed", extra={"reason": type(exc).__name__})
         flash("Single sign-on failed. Try again or use your password.", "error")
