@@ -47,9 +47,12 @@ def list_entries():
     return render_template("entries/list.html", form=form, page=page, page_args=args)
 
 
-def _entry_form(obj=None) -> tuple[EntryForm, list]:
+def _entry_form(entry=None) -> tuple[EntryForm, list]:
     projects = catalog.list_projects()
-    form = EntryForm(obj=obj)
+    if entry is not None and entry.project.archived:
+        # Editing old time on an archived project keeps that project selectable.
+        projects = [entry.project, *projects]
+    form = EntryForm()
     form.project_id.choices = project_choices(projects)
     form.task_id.choices = task_choices(projects)
     return form, projects
@@ -85,7 +88,7 @@ def edit_entry(entry_id: int):
         entry = entries.get_entry_for(current_user, entry_id)
     except ServiceError:
         abort(404)
-    form, projects = _entry_form()
+    form, projects = _entry_form(entry)
     status = 200
     if request.method == "GET":
         _fill_form(form, entry)

@@ -164,3 +164,24 @@ def test_dashboard_shows_todays_total_and_restart(user_client, make_project):
         entry_id = db.session.scalars(select(TimeEntry.id)).one()
     assert user_client.post_form(f"/timer/restart/{entry_id}").status_code == 302
     assert 'id="timer-clock"' in user_client.get("/").get_data(as_text=True)
+
+
+def test_old_entries_on_an_archived_project_stay_editable(user_client, make_project):
+    from app.services import catalog
+
+    ids = make_project(name="Legacy")
+    user_client.post_form("/entries/new", _entry_form(ids["project_id"]), token_page="/entries/new")
+    app = user_client.application
+    with app.app_context():
+        entry_id = db.session.scalars(select(TimeEntry.id)).one()
+        catalog.update_project(ids["project_id"], name="Legacy", client_id=ids["client_id"],
+                               archived=True)
+    form = user_client.get(f"/entries/{entry_id}/edit").get_data(as_text=True)
+    assert "Legacy" in form
+    response = user_client.post_form(
+        f"/entries/{entry_id}/edit", _entry_form(ids["project_id"], notes="corrected"),
+        token_page=f"/entries/{entry_id}/edit",
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        assert db.session.get(TimeEntry, entry_id).notes == "corrected"
