@@ -46,5 +46,24 @@ def setup_command(admin_username, admin_password_stdin, admin_email, company_nam
     )
 
 
+@click.command("create-token")
+@click.argument("username")
+@click.option("--name", default="cli", show_default=True, help="A label to recognise the token by.")
+def create_token_command(username, name):
+    """Create a personal API token for USERNAME and print it (shown only once)."""
+    from .services import api_tokens
+    from .services.users import find_by_username
+
+    user = find_by_username(username)
+    if user is None or not user.is_active:
+        raise click.ClickException(f"No active user named {username!r}.")
+    try:
+        issued = api_tokens.create_token(user, name)
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(issued.secret)
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(setup_command)
+    app.cli.add_command(create_token_command)

@@ -1,5 +1,6 @@
 """The data model. Importing this package registers every table on ``db.metadata``."""
 
+from .api_token import ApiToken
 from .client import Client
 from .project import TASK_STATUSES, Project, Task
 from .settings import Settings
@@ -7,6 +8,7 @@ from .time_entry import SOURCE_MANUAL, SOURCE_TIMER, TimeEntry
 from .user import ROLE_ADMIN, ROLE_USER, ROLES, User
 
 __all__ = [
+    "ApiToken",
     "Client",
     "Project",
     "Task",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 
 ERROR_PAGES = {
@@ -17,14 +17,18 @@ ERROR_PAGES = {
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import admin, auth, catalog, entries, health, main, setup
+    from . import admin, api, auth, catalog, entries, health, main, reports, setup, tokens
 
-    for module in (health, setup, auth, main, entries, catalog, admin):
+    for module in (health, setup, auth, main, entries, catalog, admin, reports, tokens, api):
         app.register_blueprint(module.bp)
     _register_error_pages(app)
 
 
 def _error_page(status: int, title: str | None = None, message: str | None = None):
+    if request.path.startswith("/api/"):  # the API answers JSON, never an HTML page
+        from .api import app_level_error
+
+        return app_level_error(status)
     default_title, default_message = ERROR_PAGES[status]
     return (
         render_template(

@@ -34,6 +34,10 @@ def redirect_until_setup_complete():
     if endpoint in _OPEN_BEFORE_SETUP or endpoint.startswith("setup."):
         return None
     if not setup_is_complete():
+        if request.path.startswith("/api/"):  # API clients get JSON, not the wizard
+            from .api import json_error
+
+            return json_error(503)
         return redirect(url_for("setup.wizard"))
     return None
 

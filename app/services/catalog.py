@@ -215,3 +215,31 @@ def _as_id(value, field: str) -> int:
     if ident <= 0 or ident > 2**31 - 1:
         raise NotFound("Not found.", field)
     return ident
+
+
+# -- deletion (used by the API) ------------------------------------------------
+
+
+def delete_client(client_id) -> None:
+    """Delete a client that has no projects; otherwise archiving is the way."""
+    client = get_client(client_id)
+    if db.session.scalar(select(Project.id).where(Project.client_id == client.id).limit(1)):
+        raise Conflict("This client still has projects; archive it instead.")
+    db.session.delete(client)
+    db.session.commit()
+
+
+def delete_project(project_id) -> None:
+    """Delete a project (and its tasks) that has no time booked on it."""
+    project = get_project(project_id)
+    if db.session.scalar(select(TimeEntry.id).where(TimeEntry.project_id == project.id).limit(1)):
+        raise Conflict("Time is booked on this project; archive it instead.")
+    db.session.delete(project)
+    db.session.commit()
+
+
+def delete_task(task_id) -> None:
+    """Delete a task; entries booked on it keep their time and lose the task."""
+    task = get_task(task_id)
+    db.session.delete(task)
+    db.session.commit()

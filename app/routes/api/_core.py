@@ -1,0 +1,287 @@
+"""The API blueprint's plumbing: token auth, JSON errors, input parsing, pagination.
+
+Everything under ``/api/v1`` answers JSON, errors included:
+``{"error": {"code": "...", "message": "..."}}`` (plus ``"field"`` when one
+input is to blame). There is no cookie session and no CSRF here: a request is
+authenticated by its ``Authorization: Bearer <token>`` header alone.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+
+from flask import Blueprint, current_app, g, jsonify, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
+
+from ...extensions import csrf, db
+from ...services import api_tokens
+from ...services.errors import Forbidden, NotFound, ServiceError, ValidationError
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+# Endpoints that need no token: the API's own description.
+PUBLIC_ENDPOINTS = {"api.openapi"}
+MAX_PER_PAGE = 100
+DEFAULT_PER_PAGE = 50
+# Used when MAX_CONTENT_LENGTH is unset: API bodies are small JSON objects.
+MAX_BODY_BYTES = 1024 * 1024
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "unprocessable",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "unavailable",
+}
+HTTP_MESSAGES = {
+    400: "The request could not be understood.",
+    401: "A valid API token is required (Authorization: Bearer <token>).",
+    403: "Your role does not allow this.",
+    404: "There is nothing at this address.",
+    405: "This address does not accept that method.",
+    413: "The request body is larger than this server accepts.",
+    415: "Send the body as application/json.",
+    500: "An unexpected error occurred; it has been logged.",
+    503: "TimeTracker is not set up yet: finish the setup wizard first.",
+}
+
+
+class ApiError(Exception):
+    """An error a view raises to answer with a given status and code."""
+
+    def __init__(self, status: int, message: str, code: str | None = None,
+                 field: str | None = None):
+        super().__init__(message)
+        self.status, self.message, self.field = status, message, field
+        self.code = code or HTTP_CODES.get(status, "error")
+
+
+def json_error(status: int, message: str | None = None, code: str | None = None,
+               field: str | None = None, headers: dict | None = None):
+    """The one shape of every API error response."""
+    body = {"code": code or HTTP_CODES.get(status, "error"),
+            "message": message or HTTP_MESSAGES.get(status, "Request failed.")}
+    if field:
+        body["field"] = field
+    response = jsonify(error=body)
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def http_exception_response(exc: HTTPException):
+    headers = {}
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+    status = exc.code or 500
+    message = HTTP_MESSAGES.get(status) or (exc.description if status < 500 else None)
+    return json_error(status, message, headers=headers)
+
+
+@bp.errorhandler(ApiError)
+def _api_error(exc: ApiError):
+    headers = {"WWW-Authenticate": 'Bearer realm="api"'} if exc.status == 401 else None
+    return json_error(exc.status, exc.message, exc.code, exc.field, headers)
+
+
+@bp.errorhandler(ServiceError)
+def _service_error(exc: ServiceError):
+    db.session.rollback()
+    if isinstance(exc, ValidationError):
+        status = 400
+    elif isinstance(exc, Forbidden):
+        status = 403
+    elif isinstance(exc, NotFound):
+        # An id in the body that points nowhere makes the request unprocessable;
+        # the address itself exists, so 404 would mislead.
+        status = 422 if exc.field and exc.field in g.get("api_body_fields", ()) else 404
+    else:
+        status = 409
+    return json_error(status, exc.message, exc.code, exc.field)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    return http_exception_response(exc)
+
+
+@bp.before_request
+def authenticate_token():
+    """Resolve the bearer token to a user; no cookie session is consulted."""
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise ApiError(401, "Send an API token: Authorization: Bearer <token>.", "missing_token")
+    user = api_tokens.user_for_token(secret.strip())
+    if user is None:
+        raise ApiError(401, "The API token is unknown, revoked, or its user is deactivated.",
+                       "invalid_token")
+    g.api_user = user
+    # Flask-Login reads g._login_user first: code that looks at current_user
+    # (logging, metrics) sees the token's user without any session cookie.
+    g._login_user = user
+    return None
+
+
+def api_user():
+    return g.api_user
+
+
+def require_admin() -> None:
+    if not g.api_user.is_admin:
+        raise ApiError(403, "Only admins may do this.", "forbidden")
+
+
+# -- input -----------------------------------------------------------------------
+
+# Field specs: name -> (kind, required). Kinds: "string", "string?" (nullable),
+# "integer", "integer?", "boolean", "rate?" (number, numeric string or null),
+# "datetime", "datetime?".
+_KINDS = {
+    "string": (str,),
+    "integer": (int,),
+    "boolean": (bool,),
+    "rate": (int, float, str),
+    "datetime": (str,),
+}
+
+
+def json_body(spec: dict[str, tuple[str, bool]]) -> dict:
+    """The request's JSON object, checked against ``spec``; unknown fields are refused."""
+    if not request.is_json:
+        raise ApiError(415, "Send the body as application/json.", "unsupported_media_type")
+    limit = current_app.config.get("MAX_CONTENT_LENGTH") or MAX_BODY_BYTES
+    if (request.content_length or 0) > limit:
+        raise RequestEntityTooLarge()
+    try:
+        data = json.loads(request.get_data(cache=True))
+    except ValueError:  # includes UnicodeDecodeError
+        raise ApiError(400, "The body is not valid JSON.", "invalid_json") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "The body must be a JSON object.", "invalid_json")
+    unknown = sorted(set(data) - set(spec))
+    if unknown:
+        raise ApiError(400, f"Unknown field: {unknown[0]}.", "validation_error", unknown[0])
+    for name, (kind, required) in spec.items():
+        if name not in data:
+            if required:
+                raise ApiError(400, f"{name} is required.", "validation_error", name)
+            continue
+        value = data[name]
+        nullable = kind.endswith("?")
+        base = kind.rstrip("?")
+        if value is None:
+            if not nullable:
+                raise ApiError(400, f"{name} must not be null.", "validation_error", name)
+            continue
+        # bool is an int in Python; JSON true is not an id.
+        if isinstance(value, bool) and base != "boolean":
+            raise ApiError(400, f"{name} has the wrong type.", "validation_error", name)
+        if not isinstance(value, _KINDS[base]):
+            raise ApiError(400, f"{name} has the wrong type.", "validation_error", name)
+        if base == "datetime":
+            data[name] = parse_datetime(value, name)
+    g.api_body_fields = set(data)
+    return data
+
+
+def parse_datetime(value: str, name: str) -> datetime:
+    """ISO 8601; a time without offset is read in the user's zone by the services."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ApiError(400, f"{name} must be an ISO 8601 date-time.", "validation_error",
+                       name) from None
+    if not 1970 <= parsed.year <= 2999:
+        raise ApiError(400, f"{name} is out of range.", "validation_error", name)
+    return parsed
+
+
+def int_arg(name: str, default: int | None = None, minimum: int = 1,
+            maximum: int = 2**31 - 1) -> int | None:
+    raw = request.args.get(name)
+    if raw is None:  # an empty value is a mistake, not "absent"
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, f"{name} must be an integer.", "validation_error", name) from None
+    if not minimum <= value <= maximum:
+        raise ApiError(400, f"{name} must be between {minimum} and {maximum}.",
+                       "validation_error", name)
+    return value
+
+
+def date_arg(name: str) -> date | None:
+    raw = request.args.get(name)
+    if raw is None:  # an empty value is a mistake, not "absent"
+        return None
+    try:
+        value = date.fromisoformat(raw)
+    except ValueError:
+        raise ApiError(400, f"{name} must be a date (YYYY-MM-DD).", "validation_error",
+                       name) from None
+    if not 1970 <= value.year <= 2999:
+        raise ApiError(400, f"{name} is out of range.", "validation_error", name)
+    return value
+
+
+def bool_arg(name: str) -> bool | None:
+    raw = request.args.get(name)
+    if raw is None:  # an empty value is a mistake, not "absent"
+        return None
+    if raw.lower() in {"true", "1", "yes"}:
+        return True
+    if raw.lower() in {"false", "0", "no"}:
+        return False
+    raise ApiError(400, f"{name} must be true or false.", "validation_error", name)
+
+
+def paginate(query):
+    """A page of ``query`` as ``{"items", "page", "per_page", "total", "pages"}`` parts."""
+    page = int_arg("page", 1, maximum=1_000_000)
+    per_page = int_arg("per_page", DEFAULT_PER_PAGE, maximum=MAX_PER_PAGE)
+    return db.paginate(query, page=page, per_page=per_page, error_out=False, count=True)
+
+
+def page_body(pagination, serialize) -> dict:
+    return {
+        "items": [serialize(item) for item in pagination.items],
+        "page": pagination.page,
+        "per_page": pagination.per_page,
+        "total": pagination.total,
+        "pages": pagination.pages,
+    }
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def money(value) -> str | None:
+    return None if value is None else f"{value:.2f}"
+
+
+def app_level_error(status: int):
+    """The JSON answer for an ``/api/`` error that reached the app's handlers.
+
+    Routing errors (404, 405) happen before any blueprint is known, so the
+    app-wide error pages hand API paths over to this function.
+    """
+    exc = request.routing_exception
+    if isinstance(exc, HTTPException) and exc.code == status:
+        return http_exception_response(exc)
+    return json_error(status)

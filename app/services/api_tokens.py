@@ -1,0 +1,117 @@
+"""Personal API tokens: create (the secret is returned once), list, revoke, authenticate."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from ..extensions import db
+from ..models import ApiToken, User
+from ..models.types import utcnow
+from .errors import NotFound, ValidationError
+from .validation import clean_name
+
+# A recognisable prefix lets secret scanners (and people) spot a leaked token.
+TOKEN_PREFIX = "tt_"
+DISPLAY_PREFIX_LENGTH = 10  # "tt_" + 7 characters of the random part
+MAX_ACTIVE_TOKENS = 50
+# last_used_at is refreshed at most this often, so API traffic does not turn
+# every read into a write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A freshly created token: ``secret`` exists only here, never in the database."""
+
+    token: ApiToken
+    secret: str
+
+
+def hash_token(secret: str) -> str:
+    """SHA-256 hex of a token (see the ApiToken model for why SHA-256 suffices)."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def create_token(user: User, name: str | None) -> IssuedToken:
+    """Create a token for ``user``; the returned secret cannot be shown again."""
+    name = clean_name(name, "name", 100)
+    active = db.session.scalar(
+        select(db.func.count(ApiToken.id)).where(
+            ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)
+        )
+    )
+    if active >= MAX_ACTIVE_TOKENS:
+        raise ValidationError(
+            f"You already have {MAX_ACTIVE_TOKENS} active tokens; revoke one first.", "name"
+        )
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)  # 256 random bits
+    token = ApiToken(
+        user_id=user.id,
+        name=name,
+        token_hash=hash_token(secret),
+        prefix=secret[:DISPLAY_PREFIX_LENGTH],
+        created_at=utcnow(),
+    )
+    db.session.add(token)
+    db.session.commit()
+    return IssuedToken(token=token, secret=secret)
+
+
+def list_tokens(user: User) -> list[ApiToken]:
+    """The user's tokens, active first, newest first."""
+    return list(
+        db.session.scalars(
+            select(ApiToken)
+            .where(ApiToken.user_id == user.id)
+            .order_by(ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc(), ApiToken.id.desc())
+        )
+    )
+
+
+def revoke_token(user: User, token_id) -> ApiToken:
+    """Revoke one of the user's own tokens. Revoking twice is harmless."""
+    try:
+        ident = int(token_id)
+    except (TypeError, ValueError):
+        raise NotFound("Token not found.") from None
+    token = db.session.get(ApiToken, ident) if 0 < ident < 2**31 else None
+    if token is None or token.user_id != user.id:
+        raise NotFound("Token not found.")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        db.session.commit()
+    return token
+
+
+def user_for_token(secret: str | None) -> User | None:
+    """The active user a presented token belongs to, or None.
+
+    Lookup is by hash (an indexed equality), so the comparison leaks nothing
+    about stored tokens through timing.
+    """
+    if not secret or not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
+        return None
+    token = db.session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == hash_token(secret))
+    )
+    if token is None or token.revoked_at is not None:
+        return None
+    user = token.user
+    if user is None or not user.is_active:
+        return None
+    now = utcnow()
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        # A conditional UPDATE: concurrent requests never fight over the row.
+        db.session.execute(
+            update(ApiToken)
+            .where(ApiToken.id == token.id)
+            .values(last_used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+    return user
