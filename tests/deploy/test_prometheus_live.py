@@ -1,0 +1,213 @@
+"""The real Prometheus scrapes the real app with the repo's prometheus.yml, and
+every PromQL expression of the Grafana dashboard and the alert rules is
+evaluated through its HTTP API.
+
+The config is used as shipped; only what a test has to change is changed: the
+app target (127.0.0.1 instead of the compose service ``app``), the self-scrape
+target, and the intervals (1 s instead of 15 s, so the test needs seconds, not
+minutes). The files are laid out as in the container (``/etc/prometheus``):
+prometheus.yml, alerts.yml and the ``metrics_token`` file the compose
+entrypoint writes from METRICS_TOKEN, so the bearer-token path is exercised.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+import requests
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.deploy.conftest import REPO, generate_traffic, load_yaml, require_tool, running_app
+
+pytestmark = pytest.mark.slow
+
+METRICS_TOKEN = "deploy-test-metrics-token"
+WAIT_SECONDS = 30  # Prometheus's first scrape takes ~6 s here; generous for CI
+# Grafana's macros, replaced the way Grafana would for a short time range.
+GRAFANA_MACROS = {"$__rate_interval": "1m", "$__range": "5m", "$__interval": "1s"}
+# Metrics another part of the app only exposes once it has something to count.
+OPTIONAL_PREFIX = "tt_telemetry_"
+METRIC_NAME = re.compile(r"\b(tt_[a-z0-9_]+|up)\b")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _dashboard_queries() -> list[tuple[str, str]]:
+    """(panel title, expr) for every Prometheus target of the dashboard."""
+    dashboard = json.loads((REPO / "grafana/dashboards/timetracker.json").read_text())
+    queries = []
+    for panel in dashboard["panels"]:
+        for target in panel.get("targets", []):
+            if target.get("datasource", panel.get("datasource", {})).get("type") == "prometheus":
+                queries.append((panel["title"], target["expr"]))
+    return queries
+
+
+def _alert_queries() -> list[tuple[str, str]]:
+    rules = load_yaml("prometheus/alerts.yml")
+    return [(rule["alert"], rule["expr"]) for group in rules["groups"] for rule in group["rules"]]
+
+
+def _expand(expr: str) -> str:
+    for macro, value in GRAFANA_MACROS.items():
+        expr = expr.replace(macro, value)
+    assert "$" not in expr, f"unexpanded Grafana variable in {expr!r}"
+    return expr
+
+
+class PrometheusServer:
+    def __init__(self, url: str):
+        self.url = url
+
+    def query(self, expr: str) -> dict:
+        response = requests.get(f"{self.url}/api/v1/query", params={"query": expr}, timeout=10)
+        body = response.json()
+        assert response.status_code == 200 and body["status"] == "success", \
+            f"{expr!r}: {response.status_code} {body.get('errorType')}: {body.get('error')}"
+        return body["data"]
+
+    def scrapes_so_far(self) -> int:
+        result = self.query('count_over_time(up{job="timetracker"}[10m])')["result"]
+        return int(float(result[0]["value"][1])) if result else 0
+
+    def wait_for_scrape(self, more_than: int) -> int:
+        deadline = time.monotonic() + WAIT_SECONDS
+        while time.monotonic() < deadline:
+            count = self.scrapes_so_far()
+            if count > more_than:
+                return count
+            time.sleep(0.25)
+        pytest.fail(f"Prometheus did not scrape the app within {WAIT_SECONDS} s")
+
+
+@pytest.fixture(scope="module")
+def prometheus(sqlite_template, tmp_path_factory):
+    """Prometheus scraping a live app (METRICS_TOKEN set), after some traffic."""
+    binary = require_tool("prometheus", "Debian package prometheus")
+    tmp_path = tmp_path_factory.mktemp("prometheus-live")
+    with running_app(sqlite_template, tmp_path / "app", METRICS_TOKEN=METRICS_TOKEN) as live:
+        yield from _prometheus_for(binary, live, tmp_path)
+
+
+def _prometheus_for(binary: str, live, tmp_path):
+    generate_traffic(live.url)
+
+    etc = tmp_path / "etc-prometheus"
+    etc.mkdir()
+    port = _free_port()
+    config = load_yaml("prometheus/prometheus.yml")
+    config["global"]["scrape_interval"] = "1s"
+    config["global"]["scrape_timeout"] = "1s"
+    config["global"]["evaluation_interval"] = "1s"
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    jobs["timetracker"]["static_configs"] = [{"targets": [live.url.removeprefix("http://")]}]
+    jobs["prometheus"]["static_configs"] = [{"targets": [f"127.0.0.1:{port}"]}]
+    (etc / "prometheus.yml").write_text(yaml.safe_dump(config))
+    shutil.copy(REPO / "prometheus/alerts.yml", etc / "alerts.yml")
+    (etc / "metrics_token").write_text(METRICS_TOKEN)
+
+    log = (tmp_path / "prometheus.log").open("w")
+    process = subprocess.Popen([
+        binary, f"--config.file={etc / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ], stdout=log, stderr=subprocess.STDOUT)
+    server = PrometheusServer(f"http://127.0.0.1:{port}")
+    try:
+        deadline = time.monotonic() + WAIT_SECONDS
+        while True:
+            assert process.poll() is None, (tmp_path / "prometheus.log").read_text()[-3000:]
+            try:
+                if requests.get(f"{server.url}/-/ready", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline, "Prometheus did not become ready"
+            time.sleep(0.25)
+        seen = server.wait_for_scrape(0)
+        # Traffic between two scrapes, so every rate() has an increase to show.
+        generate_traffic(live.url)
+        server.wait_for_scrape(max(seen, server.scrapes_so_far()))
+        with requests.get(f"{live.url}/metrics", timeout=10,
+                          headers={"Authorization": f"Bearer {METRICS_TOKEN}"}) as response:
+            exposition = response.text
+        server.sampled_metrics = {sample.name for family in text_string_to_metric_families(exposition)
+                                  for sample in family.samples}
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+        log.close()
+
+
+def _has_number(data: dict) -> bool:
+    values = []
+    for series in data["result"]:
+        values.append(series["value"][1] if "value" in series else series[1])
+    return any(not math.isnan(float(value)) for value in values)
+
+
+def test_prometheus_scrapes_the_app_with_the_bearer_token_file(prometheus):
+    up = prometheus.query('up{job="timetracker"}')["result"]
+    assert [series["value"][1] for series in up] == ["1"]
+    requests_seen = prometheus.query("sum(tt_requests_total)")["result"]
+    assert float(requests_seen[0]["value"][1]) >= 10
+
+
+def test_every_dashboard_query_parses_and_app_panels_show_data(prometheus):
+    queries = _dashboard_queries()
+    assert len(queries) >= 15
+    empty, optional_report = [], []
+    for title, expr in queries:
+        data = prometheus.query(_expand(expr))
+        names = set(METRIC_NAME.findall(expr))
+        optional = {name for name in names if name.startswith(OPTIONAL_PREFIX)}
+        if optional:
+            # Telemetry panels: data exactly when the app exposes samples of their metrics.
+            expected = any(name in prometheus.sampled_metrics for name in optional)
+            optional_report.append((title, expected, _has_number(data)))
+            if expected and not _has_number(data):
+                empty.append(title)
+        elif not _has_number(data):
+            empty.append(title)
+    assert not empty, f"panels without data: {empty}"
+    print("telemetry panels (title, metric sampled, data):", optional_report)
+
+
+def test_every_alert_expression_parses_and_names_real_metrics(prometheus):
+    queries = _alert_queries()
+    assert {name for name, _ in queries} >= {
+        "TimeTrackerDown", "TimeTrackerHighErrorRatio", "TimeTrackerSlowRequests",
+        "TimeTrackerTelemetryDropped",
+    }
+    for name, expr in queries:
+        prometheus.query(expr)  # parses and evaluates
+        for metric in set(METRIC_NAME.findall(expr)) - {"up"}:
+            if metric.startswith(OPTIONAL_PREFIX):
+                continue  # counted only once telemetry has events (checked by promtool tests)
+            assert metric in prometheus.sampled_metrics, f"{name} uses {metric}, which the app does not expose"
+
+
+def test_the_alert_thresholds_are_quiet_for_a_healthy_app(prometheus):
+    firing = prometheus.query('ALERTS{alertstate="firing"}')["result"]
+    assert firing == []
+    # The left-hand sides evaluate to numbers on real data (the rule is not vacuous).
+    assert _has_number(prometheus.query(
+        'sum(rate(tt_requests_total{http_status=~"5.."}[1m])) or vector(0)'))
+    assert _has_number(prometheus.query(
+        "histogram_quantile(0.95, sum by (le) (rate(tt_request_latency_seconds_bucket[1m])))"))
