@@ -17,6 +17,8 @@ FROM python:3.11-slim-bookworm AS runtime
 
 # The version shown in the UI, /healthz, tt_app_info and telemetry; CI passes the tag.
 ARG APP_VERSION=0.0.0-dev
+# stable for release images, dev for the per-commit images (base telemetry reports it).
+ARG RELEASE_CHANNEL=stable
 
 LABEL org.opencontainers.image.title="TimeTracker" \
       org.opencontainers.image.description="Self-hosted time tracker with built-in observability" \
@@ -27,6 +29,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     FLASK_APP=app \
     APP_VERSION=${APP_VERSION} \
+    RELEASE_CHANNEL=${RELEASE_CHANNEL} \
+    DEPLOYMENT_TYPE=docker \
     HOST=0.0.0.0 \
     PORT=8000 \
     DATA_DIR=/data \

@@ -177,4 +177,4 @@ def test_analytics_overlay_configures_the_same_app_at_runtime_only(resolved):
     for key in ("GRAFANA_OTLP_TOKEN", "SENTRY_DSN", "METRICS_TOKEN"):
         assert key in environment
     build_args = resolved["app"]["build"].get("args", {})
-    assert set(build_args) == {"APP_VERSION"}
+    assert set(build_args) <= {"APP_VERSION", "RELEASE_CHANNEL"}
