@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 import sys
 import threading
 from contextlib import contextmanager
@@ -42,6 +43,18 @@ def require_tool(name: str, installed_by: str) -> str:
     path = find_tool(name)
     require_or_skip(path is not None, f"{name} not installed ({installed_by})")
     return path
+
+
+def compose_command() -> list[str] | None:
+    """Debian's ``docker-compose`` (v1.29), else the ``docker compose`` plugin (v2)."""
+    legacy = find_tool("docker-compose")
+    if legacy:
+        return [legacy]
+    docker = shutil.which("docker")
+    if docker and subprocess.run([docker, "compose", "version"], capture_output=True,
+                                 timeout=30).returncode == 0:
+        return [docker, "compose"]
+    return None
 
 
 def load_yaml(relative: str):

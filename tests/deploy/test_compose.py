@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.deploy.conftest import REPO, load_yaml, require_tool
+from tests.conftest import require_or_skip
+from tests.deploy.conftest import REPO, compose_command, load_yaml
 
 BASE = "docker-compose.yml"
 ANALYTICS = "docker-compose.analytics.yml"
@@ -29,10 +30,11 @@ TEST_ENV = {
 
 
 def compose(tmp_path: Path, *args: str, files=(BASE,), env: dict | None = None):
-    binary = require_tool("docker-compose", "Debian package docker-compose")
+    base = compose_command()
+    require_or_skip(base is not None, "neither docker-compose (Debian package) nor docker compose")
     env_file = tmp_path / "compose.env"
     env_file.write_text("".join(f"{key}={value}\n" for key, value in (env or TEST_ENV).items()))
-    command = [binary, "--env-file", str(env_file)]
+    command = [*base, "--env-file", str(env_file)]
     for name in files:
         command += ["-f", str(REPO / name)]
     clean_env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}

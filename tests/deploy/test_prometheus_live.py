@@ -19,6 +19,7 @@ import shutil
 import socket
 import subprocess
 import time
+from contextlib import contextmanager
 
 import pytest
 import requests
@@ -94,16 +95,27 @@ class PrometheusServer:
 
 @pytest.fixture(scope="module")
 def prometheus(sqlite_template, tmp_path_factory):
-    """Prometheus scraping a live app (METRICS_TOKEN set), after some traffic."""
+    """Prometheus scraping a live app (METRICS_TOKEN set), after traffic between two scrapes."""
     binary = require_tool("prometheus", "Debian package prometheus")
     tmp_path = tmp_path_factory.mktemp("prometheus-live")
     with running_app(sqlite_template, tmp_path / "app", METRICS_TOKEN=METRICS_TOKEN) as live:
-        yield from _prometheus_for(binary, live, tmp_path)
+        generate_traffic(live.url)
+        with running_prometheus(binary, live, tmp_path, METRICS_TOKEN) as server:
+            seen = server.wait_for_scrape(0)
+            # Traffic between two scrapes, so every rate() has an increase to show.
+            generate_traffic(live.url)
+            server.wait_for_scrape(max(seen, server.scrapes_so_far()))
+            with requests.get(f"{live.url}/metrics", timeout=10,
+                              headers={"Authorization": f"Bearer {METRICS_TOKEN}"}) as response:
+                exposition = response.text
+            server.sampled_metrics = {sample.name for family in text_string_to_metric_families(exposition)
+                                      for sample in family.samples}
+            yield server
 
 
-def _prometheus_for(binary: str, live, tmp_path):
-    generate_traffic(live.url)
-
+@contextmanager
+def running_prometheus(binary: str, live, tmp_path, token: str):
+    """/usr/bin/prometheus with the repo's config, laid out as /etc/prometheus in the container."""
     etc = tmp_path / "etc-prometheus"
     etc.mkdir()
     port = _free_port()
@@ -116,43 +128,34 @@ def _prometheus_for(binary: str, live, tmp_path):
     jobs["prometheus"]["static_configs"] = [{"targets": [f"127.0.0.1:{port}"]}]
     (etc / "prometheus.yml").write_text(yaml.safe_dump(config))
     shutil.copy(REPO / "prometheus/alerts.yml", etc / "alerts.yml")
-    (etc / "metrics_token").write_text(METRICS_TOKEN)
+    (etc / "metrics_token").write_text(token)  # what the compose entrypoint writes
 
-    log = (tmp_path / "prometheus.log").open("w")
-    process = subprocess.Popen([
-        binary, f"--config.file={etc / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-        f"--web.listen-address=127.0.0.1:{port}",
-    ], stdout=log, stderr=subprocess.STDOUT)
-    server = PrometheusServer(f"http://127.0.0.1:{port}")
-    try:
-        deadline = time.monotonic() + WAIT_SECONDS
-        while True:
-            assert process.poll() is None, (tmp_path / "prometheus.log").read_text()[-3000:]
-            try:
-                if requests.get(f"{server.url}/-/ready", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, "Prometheus did not become ready"
-            time.sleep(0.25)
-        seen = server.wait_for_scrape(0)
-        # Traffic between two scrapes, so every rate() has an increase to show.
-        generate_traffic(live.url)
-        server.wait_for_scrape(max(seen, server.scrapes_so_far()))
-        with requests.get(f"{live.url}/metrics", timeout=10,
-                          headers={"Authorization": f"Bearer {METRICS_TOKEN}"}) as response:
-            exposition = response.text
-        server.sampled_metrics = {sample.name for family in text_string_to_metric_families(exposition)
-                                  for sample in family.samples}
-        yield server
-    finally:
-        process.terminate()
+    log_path = tmp_path / "prometheus.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen([
+            binary, f"--config.file={etc / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ], stdout=log, stderr=subprocess.STDOUT)
+        server = PrometheusServer(f"http://127.0.0.1:{port}")
         try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-        log.close()
+            deadline = time.monotonic() + WAIT_SECONDS
+            while True:
+                assert process.poll() is None, log_path.read_text()[-3000:]
+                try:
+                    if requests.get(f"{server.url}/-/ready", timeout=2).status_code == 200:
+                        break
+                except requests.ConnectionError:
+                    pass
+                assert time.monotonic() < deadline, "Prometheus did not become ready"
+                time.sleep(0.25)
+            yield server
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
 
 
 def _has_number(data: dict) -> bool:
@@ -211,3 +214,13 @@ def test_the_alert_thresholds_are_quiet_for_a_healthy_app(prometheus):
         'sum(rate(tt_requests_total{http_status=~"5.."}[1m])) or vector(0)'))
     assert _has_number(prometheus.query(
         "histogram_quantile(0.95, sum by (le) (rate(tt_request_latency_seconds_bucket[1m])))"))
+
+
+def test_an_empty_token_file_scrapes_an_app_without_metrics_token(sqlite_template, tmp_path):
+    """The base compose stack: METRICS_TOKEN unset, so the entrypoint writes an empty file."""
+    binary = require_tool("prometheus", "Debian package prometheus")
+    with running_app(sqlite_template, tmp_path / "app") as live:
+        with running_prometheus(binary, live, tmp_path, "") as server:
+            server.wait_for_scrape(0)
+            up = server.query('up{job="timetracker"}')["result"]
+            assert [series["value"][1] for series in up] == ["1"]
