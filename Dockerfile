@@ -35,14 +35,18 @@ ENV PATH=/opt/venv/bin:$PATH \
     PORT=8000 \
     DATA_DIR=/data \
     LOG_DIR=/var/log/timetracker \
-    PROMETHEUS_MULTIPROC_DIR=/tmp/timetracker-prometheus
+    PROMETHEUS_MULTIPROC_DIR=/tmp/timetracker-prometheus \
+    XDG_RUNTIME_DIR=/tmp/timetracker-run
 
-# A fixed uid/gid so volume ownership survives image rebuilds.
+# A fixed uid/gid so volume ownership survives image rebuilds. XDG_RUNTIME_DIR is
+# where gunicorn puts its control socket (gunicornc); the home directory is read-only.
 RUN groupadd --system --gid 10001 timetracker \
     && useradd --system --uid 10001 --gid timetracker --home-dir /app --no-create-home \
        --shell /usr/sbin/nologin timetracker \
-    && mkdir -p /data /var/log/timetracker /tmp/timetracker-prometheus \
-    && chown timetracker:timetracker /data /var/log/timetracker /tmp/timetracker-prometheus
+    && mkdir -p /data /var/log/timetracker /tmp/timetracker-prometheus /tmp/timetracker-run \
+    && chown timetracker:timetracker /data /var/log/timetracker /tmp/timetracker-prometheus \
+       /tmp/timetracker-run \
+    && chmod 0700 /tmp/timetracker-run
 
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
