@@ -1,5 +1,9 @@
 """gunicorn settings for `make run` and the container; values come from app.config."""
 
+import os
+import sys
+from pathlib import Path
+
 from app.config import from_environ
 
 _config = from_environ()
@@ -14,3 +18,38 @@ graceful_timeout = 20
 accesslog = None
 errorlog = "-"
 wsgi_app = "app:create_app()"
+# No max_requests: every recycled worker leaves its counter files behind in the
+# multiprocess directory (they must stay, or counters would drop), so scrapes get
+# slower the more workers have ever lived. See docs/observability.md.
+
+# Prometheus multiprocess mode: every worker writes its metrics to mmap files in
+# this directory and /metrics sums them, whichever worker answers. The variable
+# must be in the environment before any worker imports prometheus_client (the
+# library picks its mode at import time), so it is set here, in the master,
+# before the workers are forked.
+PROMETHEUS_MULTIPROC_DIR = _config["PROMETHEUS_MULTIPROC_DIR"] or str(
+    Path(_config["DATA_DIR"]) / "prometheus-multiproc"
+)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR
+if "prometheus_client" in sys.modules:  # would have chosen single-process mode already
+    raise RuntimeError("prometheus_client was imported before PROMETHEUS_MULTIPROC_DIR was set")
+
+
+def on_starting(server):
+    """Once per master start (not on reload): begin with an empty metrics directory.
+
+    Files left by a previous run belong to dead processes; summing them would
+    add the old run's counters to this one's. Only ``*.db`` files are removed, in
+    case the directory was pointed somewhere shared by mistake.
+    """
+    directory = Path(PROMETHEUS_MULTIPROC_DIR)
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server, worker):
+    """A worker died: drop its live gauges (counters and histograms keep counting)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid, PROMETHEUS_MULTIPROC_DIR)

@@ -12,13 +12,15 @@ from typing import Any, Mapping
 from flask import Flask
 
 from . import config as config_module
+from . import observability
 from .extensions import csrf, db, limiter, login_manager, migrate
+from .observability import log_event  # noqa: F401  (re-exported: `from app import log_event`)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def create_app(config: Mapping[str, Any] | object | None = None) -> Flask:
-    """Build the application: config → extensions → blueprints → CLI."""
+    """Build the application: config → extensions → observability → blueprints → CLI."""
     app = Flask(__name__, instance_relative_config=False)
     app.config.update(config_module.from_environ())
     if config is not None:
@@ -37,6 +39,7 @@ def create_app(config: Mapping[str, Any] | object | None = None) -> Flask:
 
     _trust_reverse_proxies(app)
     _init_extensions(app)
+    observability.init_app(app)
     _register_blueprints(app)
     _register_template_helpers(app)
 

@@ -12,6 +12,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -56,6 +57,31 @@ def parse_float(name: str, raw: str | None, default: float, low: float, high: fl
         raise ConfigError(f"{name}={raw!r} is not a number") from None
     if not low <= value <= high:
         raise ConfigError(f"{name}={value} must be between {low} and {high}")
+    return value
+
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def parse_log_level(name: str, raw: str | None, default: str) -> str:
+    """Parse a logging level name (case-insensitive); numbers and typos raise."""
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().upper()
+    if value not in _LOG_LEVELS:
+        raise ConfigError(f"{name}={raw!r} is not a log level (use one of {', '.join(_LOG_LEVELS)})")
+    return value
+
+
+def parse_sentry_dsn(name: str, raw: str | None) -> str | None:
+    """Accept an empty value (Sentry off) or an http(s) URL with a public key and project."""
+    if raw is None or raw.strip() == "":
+        return None
+    value = raw.strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.username or not parts.hostname \
+            or not parts.path.strip("/"):
+        raise ConfigError(f"{name} is not a Sentry DSN (https://PUBLIC_KEY@HOST/PROJECT_ID)")
     return value
 
 
@@ -125,6 +151,22 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "OIDC_CLIENT_ID": get("OIDC_CLIENT_ID") or None,
         "OIDC_CLIENT_SECRET": get("OIDC_CLIENT_SECRET") or None,
         "OIDC_SCOPES": get("OIDC_SCOPES") or "openid email profile",
+        # Observability (docs/observability.md): JSON logs, /metrics, Sentry.
+        "LOG_LEVEL": parse_log_level("LOG_LEVEL", get("LOG_LEVEL"), "INFO"),
+        "LOG_MAX_BYTES": parse_int("LOG_MAX_BYTES", get("LOG_MAX_BYTES"), 10 * 1024 * 1024),
+        "LOG_BACKUP_COUNT": parse_int("LOG_BACKUP_COUNT", get("LOG_BACKUP_COUNT"), 5),
+        "METRICS_ENABLED": parse_bool("METRICS_ENABLED", get("METRICS_ENABLED"), True),
+        "METRICS_TOKEN": get("METRICS_TOKEN") or None,
+        # Set by the launcher (gunicorn.conf.py) for prometheus-client's multiprocess mode.
+        "PROMETHEUS_MULTIPROC_DIR": (
+            str(Path(get("PROMETHEUS_MULTIPROC_DIR")).resolve())
+            if get("PROMETHEUS_MULTIPROC_DIR") else None
+        ),
+        "SENTRY_DSN": parse_sentry_dsn("SENTRY_DSN", get("SENTRY_DSN")),
+        "SENTRY_TRACES_RATE": parse_float(
+            "SENTRY_TRACES_RATE", get("SENTRY_TRACES_RATE"), 0.0, 0.0, 1.0
+        ),
+        "SENTRY_ENVIRONMENT": get("SENTRY_ENVIRONMENT") or "production",
     }
 
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Installs the real components the test suite drives (headless Chromium today)
-# when they are missing. Needs root and apt; elsewhere it says what to install.
+# Installs the real components the test suite drives (headless Chromium and the
+# Prometheus server) when they are missing. Needs root and apt; elsewhere it says what to install.
 set -euo pipefail
 
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+[ -x /usr/bin/prometheus ] || command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -14,8 +14,8 @@ from .forms import SetupForm
 
 bp = Blueprint("setup", __name__)
 
-# Endpoints reachable before setup: the wizard itself, its assets and probes.
-_OPEN_BEFORE_SETUP = {"static", "health.healthz", "health.readyz"}
+# Endpoints reachable before setup: the wizard itself, its assets, probes and metrics.
+_OPEN_BEFORE_SETUP = {"static", "health.healthz", "health.readyz", "observability.metrics"}
 
 
 def setup_is_complete() -> bool:

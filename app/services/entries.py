@@ -11,6 +11,7 @@ from sqlalchemy.orm import joinedload
 from ..extensions import db
 from ..models import SOURCE_MANUAL, Project, TimeEntry, User
 from ..models.types import utcnow
+from ..observability import metrics
 from .catalog import get_bookable_project, get_project, resolve_task
 from .errors import NotFound, ValidationError
 from .validation import zone
@@ -92,6 +93,7 @@ def create_entry(
     )
     db.session.add(entry)
     db.session.commit()
+    metrics.time_entry_created(SOURCE_MANUAL)
     return entry
 
 

@@ -1,0 +1,193 @@
+"""Error reporting to Sentry, only when ``SENTRY_DSN`` is set, and scrubbed before it leaves.
+
+Nothing identifying leaves the process: no default PII (``DATA_COLLECTION``), a constant server name
+instead of the host name, no local variables, no request bodies, cookies, query
+strings or headers beyond a short allowlist, and every string is scrubbed of
+email and IP addresses. The user on an event is the internal id only; the
+request id is a tag, so an event can be matched to its log lines.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from flask import Flask, has_request_context
+
+from .logging import authenticated_user_id, current_request_id
+
+SERVER_NAME = "timetracker"  # sent instead of the machine's host name
+TEST_ERROR_PATH = "/_observability/test-error"
+TEST_ERROR_MESSAGE = "deliberate error from the observability test route"
+# Request headers worth keeping on an event; everything else (cookies,
+# authorization, forwarded-for, user agent...) is dropped.
+_KEPT_HEADERS = {"accept", "content-type", "content-length", "x-request-id"}
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_IPV4_CANDIDATE = re.compile(r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d.])")
+_IPV6_CANDIDATE = re.compile(r"(?<![0-9A-Fa-f:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![0-9A-Fa-f:])")
+_SENSITIVE_KEY = re.compile(r"pass|secret|token|cookie|authori|email|username|csrf", re.IGNORECASE)
+_DROPPED_REQUEST_KEYS = ("cookies", "data", "query_string", "env")
+DATA_COLLECTION: dict[str, Any] = {
+    "user_info": False,
+    "cookies": {"mode": "off"},
+    "http_headers": {"request": {"mode": "allowlist", "terms": sorted(_KEPT_HEADERS)}},
+    "http_bodies": [],
+    "url_query_params": {"mode": "off"},
+    "graphql": {"document": False, "variables": False},
+    "gen_ai": {"inputs": False, "outputs": False},
+    "database_query_data": False,
+    "queues": False,
+    "stack_frame_variables": False,
+}
+
+
+def init_app(app: Flask) -> None:
+    """Start the Sentry SDK when ``SENTRY_DSN`` is set; add the testing-only error route."""
+    if app.testing:
+        app.add_url_rule(TEST_ERROR_PATH, "observability.test_error", _raise_test_error)
+    dsn = app.config.get("SENTRY_DSN")
+    if not dsn:
+        return
+    import sentry_sdk
+    from sentry_sdk.integrations.flask import FlaskIntegration
+
+    sentry_sdk.init(
+        dsn=dsn,
+        integrations=[FlaskIntegration(transaction_style="url")],
+        release=app.config["APP_VERSION"],
+        environment=app.config["SENTRY_ENVIRONMENT"],
+        traces_sample_rate=app.config["SENTRY_TRACES_RATE"],
+        # sentry-sdk 2.75 deprecates send_default_pii in favour of data_collection;
+        # this is send_default_pii=False and stricter: no user info, cookies,
+        # bodies, query strings, SQL parameters or local variables, and only the
+        # allowlisted request headers.
+        data_collection=DATA_COLLECTION,
+        server_name=SERVER_NAME,
+        include_local_variables=False,
+        max_request_body_size="never",
+        before_send=scrub_event,
+        before_send_transaction=scrub_event,
+        before_breadcrumb=scrub_breadcrumb,
+        # Release-health sessions and client reports are not needed to debug errors.
+        auto_session_tracking=False,
+        send_client_reports=False,
+    )
+    app.before_request(_tag_request_id)
+
+
+def _raise_test_error():
+    raise RuntimeError(TEST_ERROR_MESSAGE)
+
+
+def _tag_request_id() -> None:
+    import sentry_sdk
+
+    request_id = current_request_id()
+    if request_id:
+        sentry_sdk.get_isolation_scope().set_tag("request_id", request_id)
+
+
+def scrub_event(event: dict[str, Any], _hint: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``before_send``: drop what could identify a person, add the request id and user id."""
+    event["server_name"] = SERVER_NAME
+    request = event.get("request")
+    if isinstance(request, dict):
+        for key in _DROPPED_REQUEST_KEYS:
+            request.pop(key, None)
+        if isinstance(request.get("url"), str):
+            request["url"] = _without_query(request["url"])
+        headers = request.get("headers")
+        if isinstance(headers, dict):
+            request["headers"] = {k: v for k, v in headers.items() if k.lower() in _KEPT_HEADERS}
+    event.pop("user", None)
+    if has_request_context():
+        user_id = _user_id()
+        if user_id is not None:
+            event["user"] = {"id": str(user_id)}
+        request_id = current_request_id()
+        if request_id:
+            tags = event.get("tags")
+            if not isinstance(tags, dict):
+                tags = event["tags"] = {}
+            tags["request_id"] = request_id
+    extra = event.get("extra")
+    if isinstance(extra, dict):
+        extra.pop("sys.argv", None)  # command lines can carry secrets
+    breadcrumbs = event.get("breadcrumbs")
+    if isinstance(breadcrumbs, dict) and isinstance(breadcrumbs.get("values"), list):
+        breadcrumbs["values"] = [c for c in map(scrub_breadcrumb, breadcrumbs["values"]) if c]
+    return _scrub(event)
+
+
+def _user_id() -> int | None:
+    user_id = authenticated_user_id()
+    if user_id is not None:
+        return user_id
+    # The failing view never looked at the user: load it now (errors only, not per request).
+    try:
+        from flask_login import current_user
+
+        return current_user.id if current_user.is_authenticated else None
+    except Exception:  # the error may be the database itself; an event without user is fine
+        return None
+
+
+def scrub_breadcrumb(crumb: dict[str, Any], _hint: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``before_breadcrumb``: URLs lose their query, credential-like data keys their value."""
+    data = crumb.get("data")
+    if isinstance(data, dict):
+        for key in list(data):
+            if _SENSITIVE_KEY.search(str(key)) and not str(key).endswith("_id"):
+                data[key] = "[Filtered]"
+            elif key == "url" and isinstance(data[key], str):
+                data[key] = _without_query(data[key])
+        data.pop("http.query", None)
+    return _scrub(crumb)
+
+
+def _without_query(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return _scrub_text(value)
+    if isinstance(value, dict):
+        return {key: _scrub(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_scrub(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_scrub(item) for item in value)
+    return value
+
+
+def _scrub_text(text: str) -> str:
+    text = _EMAIL.sub("[email]", text)
+    text = _IPV4_CANDIDATE.sub(_ip_or_same, text)
+    if text.count(":") >= 2:
+        text = _IPV6_CANDIDATE.sub(_ip_or_same, text)
+    hostname = _hostname()
+    if hostname and hostname != SERVER_NAME:
+        text = re.sub(rf"(?<![\w-]){re.escape(hostname)}(?![\w-])", "[hostname]", text)
+    return text
+
+
+def _ip_or_same(match: re.Match[str]) -> str:
+    try:
+        ipaddress.ip_address(match.group(0))
+    except ValueError:
+        return match.group(0)  # a time like 09:30:00 or a version, not an address
+    return "[ip]"
+
+
+_HOSTNAME: list[str] = []
+
+
+def _hostname() -> str:
+    if not _HOSTNAME:
+        _HOSTNAME.append(socket.gethostname())
+    return _HOSTNAME[0]

@@ -1,0 +1,323 @@
+"""Structured JSON logs: one object per line, a request id on every line of a request.
+
+Every line has ``timestamp`` (RFC 3339, UTC, milliseconds: ``2026-11-23T09:30:00.123Z``),
+``level``, ``logger``, ``message`` and ``pid``; ``request_id`` inside a request; then
+whatever context the call adds (``extra=...`` or :func:`log_event` fields). The format
+is documented field by field in ``docs/observability.md``: Promtail parses it.
+
+Lines go to stdout (containers) and to ``LOG_DIR/app.jsonl``. The file rotates by size
+with :class:`SharedRotatingFileHandler`, which stays correct when several gunicorn
+workers append to the same file (the docs say why the stdlib handler does not).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import os
+import re
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+from flask import Flask, g, request
+from flask.logging import default_handler
+from pythonjsonlogger.json import JsonFormatter
+
+APP_LOGGER = "app"  # Flask names app.logger after the import name of the package
+ACCESS_LOGGER = "app.access"
+EVENTS_LOGGER = "app.events"
+LOG_FILE_NAME = "app.jsonl"
+REQUEST_ID_HEADER = "X-Request-ID"
+
+# An incoming id is reused only when it is a plain token: ASCII letters, digits and
+# ``-_.:``, 8 to 64 characters. Anything else (long, control characters, unicode,
+# spaces) is replaced by a fresh id instead of being echoed into logs and headers.
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{7,63}")
+_EVENT_NAME = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+")
+
+# Context the formatter reads; a contextvar, so each request thread sees its own.
+_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "tt_request_id", default=None
+)
+
+# Fields every line starts with, in this order; extras may not overwrite them.
+CORE_FIELDS = ("timestamp", "level", "logger", "message", "request_id", "pid")
+# LogRecord attributes ``extra=`` may not set (logging raises KeyError for some).
+_RECORD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message", "asctime",
+}
+# Defence in depth: whatever a caller passes, values under these keys never reach a
+# log line. Ids (``*_id``) are internal integers and stay.
+_SENSITIVE_KEY = re.compile(
+    r"pass|secret|token|cookie|authori|email|username|session|csrf|typed", re.IGNORECASE
+)
+REDACTED = "[redacted]"
+
+
+def current_request_id() -> str | None:
+    """The id of the request being handled in this context, or None outside a request."""
+    return _request_id.get()
+
+
+def is_sane_request_id(value: str | None) -> bool:
+    """True when an incoming ``X-Request-ID`` may be reused as is."""
+    return bool(value) and _SANE_REQUEST_ID.fullmatch(value) is not None
+
+
+def new_request_id() -> str:
+    """A fresh request id: 32 lowercase hex characters."""
+    return uuid.uuid4().hex
+
+
+def format_timestamp(created: float) -> str:
+    """``created`` (seconds since the epoch) as RFC 3339 UTC with milliseconds."""
+    seconds = int(created)
+    millis = int((created - seconds) * 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+
+
+def log_event(name: str, /, **fields: Any) -> None:
+    """Log a named event (``resource.action``, e.g. ``project.created``) with its fields.
+
+    Fields are context such as ids and counts, never what a user typed (names,
+    notes) nor credentials: keys that look like credentials are redacted anyway.
+    A malformed name is a programming error and raises ``ValueError``.
+    """
+    if not isinstance(name, str) or _EVENT_NAME.fullmatch(name) is None:
+        raise ValueError(f"event name {name!r} is not of the form resource.action")
+    extra = {(f"{key}_" if key in _RECORD_ATTRS else key): value for key, value in fields.items()}
+    extra["event"] = name
+    logging.getLogger(EVENTS_LOGGER).info(name, extra=extra)
+
+
+class JsonLineFormatter(JsonFormatter):
+    """python-json-logger formatter producing our fixed field layout."""
+
+    def __init__(self) -> None:
+        super().__init__(json_ensure_ascii=False)
+
+    def add_fields(self, log_data: dict[str, Any], record: logging.LogRecord,
+                   message_dict: dict[str, Any]) -> None:
+        log_data["timestamp"] = format_timestamp(record.created)
+        log_data["level"] = record.levelname
+        log_data["logger"] = record.name
+        log_data["message"] = record.message
+        request_id = getattr(record, "request_id", None) or _request_id.get()
+        if request_id:
+            log_data["request_id"] = request_id
+        log_data["pid"] = record.process
+        extras = dict(message_dict)
+        for key, value in record.__dict__.items():
+            if key not in _RECORD_ATTRS and key != "request_id" and not key.startswith("_"):
+                extras[key] = value
+        for key, value in extras.items():
+            if key in CORE_FIELDS:
+                key = f"{key}_"
+            if _SENSITIVE_KEY.search(key) and not key.endswith("_id") and key != "exc_info":
+                value = REDACTED
+            log_data[key] = value
+
+
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stdout`` is at emit time (test runners swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+class SharedRotatingFileHandler(logging.Handler):
+    """Size-rotated JSON lines file that several processes may append to at once.
+
+    The stdlib ``RotatingFileHandler`` assumes it is the only writer: with several
+    gunicorn workers each one renames the file on its own schedule, keeps writing
+    to the renamed file and clobbers the others' backups. Here instead:
+
+    - every line is one ``write(2)`` on an ``O_APPEND`` descriptor, so lines from
+      different workers never interleave;
+    - before writing, the handler checks that its descriptor is still the file at
+      ``path`` (same inode) and reopens it when another worker has rotated it;
+    - rotation itself happens under an inter-process file lock (``<path>.lock``),
+      and re-checks the size under the lock, so exactly one worker rotates.
+
+    A line written while another worker rotates can land at the end of
+    ``app.jsonl.1`` instead of the new file: it is never lost. ``max_bytes`` or
+    ``backup_count`` of 0 turn rotation off (like the stdlib handler).
+    """
+
+    def __init__(self, path: str | os.PathLike, max_bytes: int, backup_count: int) -> None:
+        super().__init__()
+        self.path = str(path)
+        self.max_bytes = max_bytes
+        self.backup_count = backup_count
+        self._fd: int | None = None
+        self._inode: int | None = None
+
+    @property
+    def rotates(self) -> bool:
+        return self.max_bytes > 0 and self.backup_count > 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            data = (self.format(record) + "\n").encode("utf-8")
+            self._ensure_current()
+            if self.rotates and os.fstat(self._fd).st_size + len(data) > self.max_bytes:
+                self._rotate(len(data))
+            os.write(self._fd, data)
+        except Exception:
+            self.handleError(record)
+
+    def close(self) -> None:
+        self.acquire()
+        try:
+            self._close_fd()
+        finally:
+            self.release()
+            super().close()
+
+    def _ensure_current(self) -> None:
+        try:
+            inode = os.stat(self.path).st_ino
+        except FileNotFoundError:
+            inode = None
+        if self._fd is None or inode != self._inode:
+            self._close_fd()
+            self._open()
+
+    def _open(self) -> None:
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        self._inode = os.fstat(self._fd).st_ino
+
+    def _close_fd(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+            self._inode = None
+
+    def _rotate(self, incoming: int) -> None:
+        with FileLock(self.path + ".lock"):
+            try:
+                stat = os.stat(self.path)
+            except FileNotFoundError:
+                stat = None
+            # Another worker may have rotated while we waited for the lock.
+            if (stat is not None and stat.st_ino == self._inode and stat.st_size > 0
+                    and stat.st_size + incoming > self.max_bytes):
+                for index in range(self.backup_count - 1, 0, -1):
+                    source = f"{self.path}.{index}"
+                    if os.path.exists(source):
+                        os.replace(source, f"{self.path}.{index + 1}")
+                os.replace(self.path, f"{self.path}.1")
+            self._close_fd()
+            self._open()
+
+
+def init_app(app: Flask) -> None:
+    """Send the app's log lines as JSON to stdout and ``LOG_DIR/app.jsonl``; add request ids.
+
+    Logging is process-wide: the handlers of an app built earlier in the same
+    process are replaced (one app per process in production; tests build many).
+    """
+    _configure_handlers(app)
+    # First among the before_request hooks (the limiter and the setup guard are
+    # registered earlier): a request they refuse still gets an id and a duration.
+    app.before_request_funcs.setdefault(None, []).insert(0, _start_request)
+    app.after_request(_finish_request)
+    app.teardown_request(_end_request)
+
+
+def _configure_handlers(app: Flask) -> None:
+    logger = app.logger
+    logger.setLevel(app.config["LOG_LEVEL"])
+    logger.removeHandler(default_handler)
+    for handler in list(logger.handlers):
+        if getattr(handler, "tt_observability", False):
+            logger.removeHandler(handler)
+            handler.close()
+    formatter = JsonLineFormatter()
+    handlers: list[logging.Handler] = [_StdoutHandler()]
+    log_dir = app.config.get("LOG_DIR")
+    if log_dir:
+        Path(log_dir).mkdir(parents=True, exist_ok=True)
+        handlers.append(SharedRotatingFileHandler(
+            Path(log_dir) / LOG_FILE_NAME,
+            max_bytes=app.config["LOG_MAX_BYTES"],
+            backup_count=app.config["LOG_BACKUP_COUNT"],
+        ))
+    for handler in handlers:
+        handler.tt_observability = True
+        handler.setFormatter(formatter)
+        logger.addHandler(handler)
+
+
+def _start_request() -> None:
+    g._tt_started = time.perf_counter()
+    incoming = request.headers.get(REQUEST_ID_HEADER)
+    request_id = incoming if is_sane_request_id(incoming) else new_request_id()
+    g._tt_request_id = request_id
+    g._tt_request_id_token = _request_id.set(request_id)
+
+
+def _finish_request(response):
+    request_id = g.get("_tt_request_id")
+    if request_id:
+        response.headers[REQUEST_ID_HEADER] = request_id
+    _log_access(response.status_code)
+    return response
+
+
+def _end_request(exc: BaseException | None) -> None:
+    if exc is not None and not g.get("_tt_access_logged"):
+        _log_access(500)  # the exception propagated past after_request (testing mode)
+    token = g.pop("_tt_request_id_token", None)
+    if token is not None:
+        try:
+            _request_id.reset(token)
+        except ValueError:  # set in another context (should not happen): just clear it
+            _request_id.set(None)
+
+
+def route_template() -> str:
+    """The URL rule that matched (``/entries/<int:entry_id>``), or ``<unmatched>``."""
+    rule = request.url_rule
+    return rule.rule if rule is not None else "<unmatched>"
+
+
+def duration_seconds() -> float | None:
+    """Seconds since this request started (None before our first hook ran)."""
+    started = g.get("_tt_started")
+    return None if started is None else time.perf_counter() - started
+
+
+def authenticated_user_id() -> int | None:
+    """The id of the user this request authenticated, without loading one just for logs."""
+    user = g.get("_login_user")
+    if user is not None and getattr(user, "is_authenticated", False):
+        return getattr(user, "id", None)
+    return None
+
+
+def _log_access(status: int) -> None:
+    g._tt_access_logged = True
+    route = route_template()
+    fields: dict[str, Any] = {"method": request.method, "route": route, "status": status}
+    seconds = duration_seconds()
+    if seconds is not None:
+        fields["duration_ms"] = round(seconds * 1000, 2)
+    user_id = authenticated_user_id()
+    if user_id is not None:
+        fields["user_id"] = user_id
+    # Scrapes every few seconds would drown the interesting lines.
+    level = logging.DEBUG if request.endpoint == "observability.metrics" else logging.INFO
+    logging.getLogger(ACCESS_LOGGER).log(level, "request", extra=fields)

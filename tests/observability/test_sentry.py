@@ -1,0 +1,165 @@
+"""Sentry: a local HTTP server plays the DSN host and reads what would leave the process."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import sentry_sdk
+
+from app.observability.errors import SERVER_NAME, TEST_ERROR_MESSAGE, TEST_ERROR_PATH, scrub_event
+from app.services.setup import complete_setup
+from tests.conftest import ADMIN_PASSWORD, login
+
+USERNAME = "zelda-sentinel-user"
+EMAIL = "zelda.sentinel@example.org"
+PASSWORD = "Sentinel-Password-7731"
+CLIENT_IP = "203.0.113.77"
+FORWARDED_IP = "198.51.100.23"
+
+
+def parse_envelope(body: bytes) -> list[tuple[dict, bytes]]:
+    """Sentry envelope: a header line, then (item header line, payload) pairs."""
+    lines = body.split(b"\n", 1)
+    rest = lines[1] if len(lines) > 1 else b""
+    items = []
+    while rest.strip():
+        header_line, _, rest = rest.partition(b"\n")
+        header = json.loads(header_line)
+        if "length" in header:
+            payload, rest = rest[: header["length"]], rest[header["length"] + 1:]
+        else:
+            payload, _, rest = rest.partition(b"\n")
+        items.append((header, payload))
+    return items
+
+
+class SentryReceiver:
+    """Collects the envelopes POSTed to ``/api/<project>/envelope/``."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server API)
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                receiver.bodies.append(body)
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.dsn = f"http://publickey123@127.0.0.1:{self.server.server_address[1]}/1"
+
+    def events(self) -> list[dict]:
+        # Besides "event" items the SDK can send sessions and client reports: only events count.
+        return [json.loads(payload) for body in self.bodies
+                for header, payload in parse_envelope(body) if header.get("type") == "event"]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def sentry_receiver():
+    receiver = SentryReceiver()
+    yield receiver
+    # Leave no active client behind for the tests that follow.
+    sentry_sdk.get_client().close(timeout=2)
+    sentry_sdk.init()
+    receiver.close()
+
+
+def test_a_deliberate_error_reaches_the_dsn_host_with_the_request_id_and_nothing_personal(
+        app_factory, sentry_receiver):
+    from app.services.users import create_user
+
+    app = app_factory(SENTRY_DSN=sentry_receiver.dsn, PROPAGATE_EXCEPTIONS=False)
+    with app.app_context():
+        complete_setup(admin_username="admin", admin_password=ADMIN_PASSWORD, allow_analytics=False)
+        user_id = create_user(username=USERNAME, password=PASSWORD, role="user", email=EMAIL).id
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = CLIENT_IP
+    assert login(client, USERNAME, PASSWORD).status_code == 302
+    session_cookie = client.get_cookie("session").value
+
+    response = client.get(
+        f"{TEST_ERROR_PATH}?email={EMAIL}&q=typed-query-text",
+        headers={"X-Request-ID": "sentry-req-000123", "X-Forwarded-For": FORWARDED_IP,
+                 "Authorization": "Bearer leak-me-token", "User-Agent": f"agent {EMAIL}"},
+    )
+    assert response.status_code == 500
+    assert response.headers["X-Request-ID"] == "sentry-req-000123"
+
+    sentry_sdk.flush(timeout=10)
+    deadline = time.monotonic() + 10
+    while not sentry_receiver.events() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    events = [e for e in sentry_receiver.events()
+              if TEST_ERROR_MESSAGE in json.dumps(e.get("exception", {}))]
+    assert len(events) == 1, sentry_receiver.events()
+    event = events[0]
+    assert event["tags"]["request_id"] == "sentry-req-000123"
+    assert event["user"] == {"id": str(user_id)}
+    assert event["server_name"] == SERVER_NAME
+    assert event["release"] == app.config["APP_VERSION"]
+    assert event["request"]["url"].endswith(TEST_ERROR_PATH)
+
+    raw = b"\n".join(sentry_receiver.bodies).decode("utf-8")
+    for secret in (USERNAME, EMAIL, PASSWORD, session_cookie, CLIENT_IP, FORWARDED_IP,
+                   "leak-me-token", "typed-query-text"):
+        assert secret not in raw, secret
+    hostname = socket.gethostname()
+    assert not re.search(rf"(?<![\w-]){re.escape(hostname)}(?![\w-])", raw), hostname
+
+
+def test_the_error_route_exists_only_in_testing(app_factory):
+    app = app_factory(TESTING=False)
+    with app.app_context():
+        complete_setup(admin_username="admin", admin_password=ADMIN_PASSWORD, allow_analytics=False)
+    assert app.test_client().get(TEST_ERROR_PATH).status_code == 404
+
+
+def test_scrubbing_removes_addresses_emails_queries_and_headers_but_keeps_times_and_versions():
+    event = {
+        "server_name": "db-host-17",
+        "message": "user bob@example.com from 10.1.2.3 and 2001:db8::7 at 09:30:00, sdk 2.75.0",
+        "request": {
+            "url": "https://tt.example.com/entries?user=bob",
+            "query_string": "user=bob", "cookies": {"session": "abc"}, "data": {"notes": "x"},
+            "env": {"REMOTE_ADDR": "10.1.2.3"},
+            "headers": {"Cookie": "session=abc", "Authorization": "Bearer t", "Accept": "text/html",
+                        "X-Forwarded-For": "10.9.9.9", "X-Request-ID": "abcdefgh1"},
+        },
+        "user": {"id": "7", "email": "bob@example.com", "ip_address": "10.1.2.3"},
+        "extra": {"sys.argv": ["gunicorn", "--secret"]},
+        "breadcrumbs": {"values": [
+            {"category": "httplib", "data": {"url": "http://api/x?token=abc", "http.query": "token=abc"}},
+            {"category": "auth", "data": {"password": "hunter2", "entry_id": 5}},
+        ]},
+    }
+    scrubbed = scrub_event(event)
+    text = json.dumps(scrubbed)
+    for gone in ("bob@example.com", "10.1.2.3", "2001:db8::7", "10.9.9.9", "session", "Bearer",
+                 "token=abc", "user=bob", "hunter2", "--secret", "db-host-17"):
+        assert gone not in text, gone
+    assert "09:30:00" in text and "2.75.0" in text
+    assert scrubbed["request"]["headers"] == {"Accept": "text/html", "X-Request-ID": "abcdefgh1"}
+    assert scrubbed["breadcrumbs"]["values"][1]["data"]["entry_id"] == 5
+    assert "user" not in scrubbed  # outside a request there is no user to name
