@@ -1,12 +1,26 @@
 """gunicorn settings for `make run` and the container; values come from app.config."""
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
 
-from app.config import from_environ
 
-_config = from_environ()
+def _load_app_config():
+    """``app/config.py`` loaded on its own, without importing the ``app`` package.
+
+    The package imports modules that import prometheus_client, and that library
+    picks single- or multi-process mode at import time: nothing of the app may be
+    imported in the master before PROMETHEUS_MULTIPROC_DIR is set below.
+    """
+    path = Path(__file__).resolve().parent / "app" / "config.py"
+    spec = importlib.util.spec_from_file_location("_timetracker_config", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_config = _load_app_config().from_environ()
 
 bind = f"{_config['HOST']}:{_config['PORT']}"
 workers = _config["WEB_CONCURRENCY"]

@@ -1,0 +1,190 @@
+"""The real thing: gunicorn with 3 workers in multiprocess mode, scraped by a real Prometheus."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import require_or_skip
+from tests.observability.conftest import free_port, read_log_lines
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "scrape-token-for-tests"
+WORKERS = 3
+PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+
+# A counter file as a previous run would leave it: 1000 /healthz requests. The
+# launcher must empty the directory at start, or the sums below are off by 1000.
+_STALE_RUN = textwrap.dedent("""
+    from prometheus_client import Counter
+    c = Counter("tt_requests", "stale", ["method", "endpoint", "http_status"])
+    c.labels("GET", "/healthz", "200").inc(1000)
+""")
+
+
+def get(url: str, headers: dict | None = None, timeout: float = 10) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def healthz_total(base_url: str) -> float:
+    status, body = get(f"{base_url}/metrics", {"Authorization": f"Bearer {TOKEN}"})
+    assert status == 200
+    families = list(text_string_to_metric_families(body.decode()))
+    assert not [s for f in families for s in f.samples if s.labels.get("endpoint") == "/metrics"]
+    return sum(sample.value for family in families for sample in family.samples
+               if sample.name == "tt_requests_total" and sample.labels["endpoint"] == "/healthz")
+
+
+@pytest.fixture(scope="module")
+def gunicorn_server(sqlite_template, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("gunicorn")
+    database = folder / "timetracker.db"
+    shutil.copy(sqlite_template, database)
+    multiproc_dir = folder / "prometheus-multiproc"
+    multiproc_dir.mkdir()
+    port = free_port()
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("SENTRY_", "PROMETHEUS_", "METRICS_", "LOG_"))}
+    env.update({
+        "DATABASE_URL": f"sqlite:///{database}", "DATA_DIR": str(folder / "data"),
+        "LOG_DIR": str(folder / "logs"), "HOST": "127.0.0.1", "PORT": str(port),
+        "WEB_CONCURRENCY": str(WORKERS), "PROMETHEUS_MULTIPROC_DIR": str(multiproc_dir),
+        "METRICS_TOKEN": TOKEN, "SCHEDULER_ENABLED": "false", "TELEMETRY_DISABLED": "true",
+    })
+    subprocess.run([sys.executable, "-c", _STALE_RUN], env=env, cwd=ROOT, check=True)
+    assert list(multiproc_dir.glob("counter_*.db"))
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "setup", "--admin-username", "admin",
+         "--admin-password-stdin"],
+        input="gunicorn-admin-password\n", text=True, env=env, cwd=ROOT, check=True,
+        capture_output=True,
+    )
+    output = open(folder / "gunicorn.out", "wb")
+    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"],
+                               env=env, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:  # wait until it serves; /readyz so that /healthz counts stay ours
+        try:
+            if get(f"{base_url}/readyz", timeout=2)[0] == 200:
+                break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            process.wait()
+            output.close()
+            raise AssertionError("gunicorn did not start:\n" + (folder / "gunicorn.out").read_text())
+        time.sleep(0.2)
+    yield {"base_url": base_url, "port": port, "log_dir": folder / "logs", "folder": folder}
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    output.close()
+
+
+def test_counters_sum_over_all_workers_whichever_worker_answers_the_scrape(gunicorn_server):
+    base_url = gunicorn_server["base_url"]
+    requests = 300
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda _: get(f"{base_url}/healthz")[0], range(requests)))
+    assert statuses == [200] * requests
+
+    totals = [healthz_total(base_url) for _ in range(12)]
+    assert totals == [requests] * 12
+
+    # The same requests, seen in the shared log file: every line parses, one access
+    # line per request, written by more than one worker.
+    access = [line for line in read_log_lines(gunicorn_server["log_dir"])
+              if line["logger"] == "app.access" and line["route"] == "/healthz"]
+    assert len(access) == requests
+    assert len({line["pid"] for line in access}) >= 2, "one worker answered everything"
+    assert get(f"{base_url}/metrics")[0] == 401
+
+
+def test_a_real_prometheus_scrapes_the_app_and_serves_the_counts_back(gunicorn_server, tmp_path):
+    require_or_skip(Path(PROMETHEUS).exists(), "prometheus not installed (make test installs it)")
+    base_url = gunicorn_server["base_url"]
+    for _ in range(25):
+        assert get(f"{base_url}/healthz")[0] == 200
+    expected = healthz_total(base_url)
+    assert expected >= 25
+
+    config = tmp_path / "prometheus.yml"
+    config.write_text(textwrap.dedent(f"""
+        global:
+          scrape_interval: 1s
+          evaluation_interval: 1s
+        scrape_configs:
+          - job_name: timetracker
+            metrics_path: /metrics
+            authorization:
+              type: Bearer
+              credentials: {TOKEN}
+            static_configs:
+              - targets: ["127.0.0.1:{gunicorn_server['port']}"]
+    """))
+    port = free_port()
+    log = open(tmp_path / "prometheus.log", "wb")
+    process = subprocess.Popen(
+        [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+         f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        query = urllib.parse.quote('sum(tt_requests_total{job="timetracker",endpoint="/healthz"})')
+        url = f"http://127.0.0.1:{port}/api/v1/query?query={query}"
+        value = None
+        deadline = time.monotonic() + 30  # the first scrape takes ~6 s on these machines
+        while time.monotonic() < deadline:
+            try:
+                status, body = get(url, timeout=2)
+            except OSError:
+                status = None
+            if status == 200:
+                result = json.loads(body)["data"]["result"]
+                if result:
+                    value = float(result[0]["value"][1])
+                    if value == expected:
+                        break
+            time.sleep(0.5)
+        assert value == expected, (value, expected, (tmp_path / "prometheus.log").read_text()[-2000:])
+
+        up = urllib.parse.quote('up{job="timetracker"}')
+        status, body = get(f"http://127.0.0.1:{port}/api/v1/query?query={up}")
+        assert json.loads(body)["data"]["result"][0]["value"][1] == "1"
+        info = urllib.parse.quote("tt_app_info")
+        status, body = get(f"http://127.0.0.1:{port}/api/v1/query?query={info}")
+        assert json.loads(body)["data"]["result"][0]["metric"]["version"]
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
