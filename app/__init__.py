@@ -15,6 +15,8 @@ from . import config as config_module
 from . import observability
 from .extensions import csrf, db, limiter, login_manager, migrate
 from .observability import log_event  # noqa: F401  (re-exported: `from app import log_event`)
+from . import telemetry
+from .telemetry import identify_user, track_event, track_page_view  # noqa: F401  (re-exported)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -40,13 +42,24 @@ def create_app(config: Mapping[str, Any] | object | None = None) -> Flask:
     _trust_reverse_proxies(app)
     _init_extensions(app)
     observability.init_app(app)
+    telemetry.init_app(app)
     _register_blueprints(app)
     _register_template_helpers(app)
 
     from .cli import register_cli
 
     register_cli(app)
+    _start_scheduler(app)
     return app
+
+
+def _start_scheduler(app: Flask) -> None:
+    """One APScheduler per process; the daily heartbeat is claimed per day under a file lock."""
+    if app.config.get("TESTING") or not app.config.get("SCHEDULER_ENABLED", True):
+        return
+    from .utils.scheduled_tasks import start_scheduler
+
+    start_scheduler(app)
 
 
 def _prepare_directories_and_secret(app: Flask) -> None:

@@ -85,6 +85,41 @@ def parse_sentry_dsn(name: str, raw: str | None) -> str | None:
     return value
 
 
+def parse_choice(name: str, raw: str | None, default: str, choices: tuple[str, ...]) -> str:
+    """Parse a value that must be one of ``choices`` (case-insensitive)."""
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value not in choices:
+        raise ConfigError(f"{name}={raw!r} must be one of {', '.join(choices)}")
+    return value
+
+
+def parse_http_url(name: str, raw: str | None) -> str | None:
+    """Accept an empty value (None) or an http(s) URL with a host."""
+    if raw is None or raw.strip() == "":
+        return None
+    value = raw.strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{name}={raw!r} is not an http(s) URL")
+    return value
+
+
+def parse_feature_flags(name: str, raw: str | None) -> dict[str, bool]:
+    """``name=on,other=off`` → {"name": True, "other": False}; anything else raises."""
+    flags: dict[str, bool] = {}
+    for item in (raw or "").split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key.replace("_", "").isalnum():
+            raise ConfigError(f"{name}: {item.strip()!r} is not name=on|off")
+        flags[key] = parse_bool(f"{name}[{key}]", value, False)
+    return flags
+
+
 def load_or_create_secret_key(data_dir: Path) -> str:
     """Return the secret key kept in ``DATA_DIR/secret_key``, creating it once.
 
@@ -167,6 +202,31 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             "SENTRY_TRACES_RATE", get("SENTRY_TRACES_RATE"), 0.0, 0.0, 1.0
         ),
         "SENTRY_ENVIRONMENT": get("SENTRY_ENVIRONMENT") or "production",
+        # Telemetry (docs/telemetry/architecture.md, docs/privacy.md). Kill switches
+        # beat every stored choice; the admin's choice itself lives in installation.json.
+        "GRAFANA_OTLP_ENDPOINT": parse_http_url("GRAFANA_OTLP_ENDPOINT", get("GRAFANA_OTLP_ENDPOINT")),
+        "GRAFANA_OTLP_TOKEN": get("GRAFANA_OTLP_TOKEN") or None,
+        "DO_NOT_TRACK": parse_bool("DO_NOT_TRACK", get("DO_NOT_TRACK"), False),
+        "TELEMETRY_DISABLED": parse_bool("TELEMETRY_DISABLED", get("TELEMETRY_DISABLED"), False),
+        "TELEMETRY_DEBUG": parse_bool("TELEMETRY_DEBUG", get("TELEMETRY_DEBUG"), False),
+        "TELEMETRY_EXPORT_TIMEOUT_SECONDS": parse_float(
+            "TELEMETRY_EXPORT_TIMEOUT_SECONDS", get("TELEMETRY_EXPORT_TIMEOUT_SECONDS"), 2.0, 0.1, 10.0
+        ),
+        "TELEMETRY_QUEUE_SIZE": parse_int(
+            "TELEMETRY_QUEUE_SIZE", get("TELEMETRY_QUEUE_SIZE"), 1000, minimum=1
+        ),
+        "TELEMETRY_OUTBOX_RETENTION_DAYS": parse_int(
+            "TELEMETRY_OUTBOX_RETENTION_DAYS", get("TELEMETRY_OUTBOX_RETENTION_DAYS"), 30, minimum=1
+        ),
+        "RELEASE_CHANNEL": parse_choice(
+            "RELEASE_CHANNEL", get("RELEASE_CHANNEL"), "stable", ("stable", "beta", "dev")
+        ),
+        "DEPLOYMENT_TYPE": parse_choice(
+            "DEPLOYMENT_TYPE", get("DEPLOYMENT_TYPE"), "auto", ("auto", "docker", "native")
+        ),
+        "FEATURE_FLAGS": parse_feature_flags("FEATURE_FLAGS", get("FEATURE_FLAGS")),
+        # Background jobs (daily telemetry heartbeat); off under TESTING regardless.
+        "SCHEDULER_ENABLED": parse_bool("SCHEDULER_ENABLED", get("SCHEDULER_ENABLED"), True),
     }
 
 

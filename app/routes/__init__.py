@@ -17,9 +17,11 @@ ERROR_PAGES = {
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import admin, api, auth, catalog, entries, health, main, reports, setup, tokens
+    from . import (admin, admin_telemetry, api, auth, catalog, entries, health, main, reports,
+                   setup, tokens)
 
-    for module in (health, setup, auth, main, entries, catalog, admin, reports, tokens, api):
+    for module in (health, setup, auth, main, entries, catalog, admin, admin_telemetry, reports,
+                   tokens, api):
         app.register_blueprint(module.bp)
     _register_error_pages(app)
 

@@ -10,6 +10,7 @@ from ..services import settings as settings_service
 from ..services import users as user_service
 from ..services.errors import NotFound, ServiceError
 from ..services.validation import timezone_names
+from ..telemetry import track_event
 from ._helpers import attach_error
 from .forms import ResetPasswordForm, SettingsForm, UserCreateForm, UserEditForm
 
@@ -105,10 +106,13 @@ def settings():
                     default_timezone=form.default_timezone.data,
                     currency=form.currency.data,
                     allow_analytics=form.allow_analytics.data,
+                    changed_by=f"user:{current_user.id} (settings)",
                 )
             except ServiceError as exc:
                 attach_error(form, exc)
             else:
+                track_event("settings.updated",
+                            {"analytics_enabled": bool(form.allow_analytics.data)})
                 flash("Settings saved.", "success")
                 return redirect(url_for("admin.settings"))
         return render_template("admin/settings.html", form=form), 400

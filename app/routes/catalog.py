@@ -8,6 +8,7 @@ from flask_login import login_required
 from ..auth import admin_required
 from ..services import catalog
 from ..services.errors import NotFound, ServiceError
+from ..telemetry import track_event
 from ._helpers import attach_error, options
 from .forms import ClientForm, ProjectForm, TaskForm
 
@@ -55,6 +56,7 @@ def _client_form(client):
             try:
                 if client is None:
                     catalog.create_client(**fields)
+                    track_event("client.created")
                 else:
                     catalog.update_client(client.id, archived=form.archived.data, **fields)
             except ServiceError as exc:
@@ -110,6 +112,8 @@ def _project_form(project):
             try:
                 if project is None:
                     project = catalog.create_project(**fields)
+                    track_event("project.created", {"billable": bool(project.billable),
+                                                    "has_client": project.client_id is not None})
                 else:
                     catalog.update_project(project.id, archived=form.archived.data, **fields)
             except ServiceError as exc:
@@ -148,6 +152,7 @@ def create_task(project_id: int):
         except ServiceError as exc:
             attach_error(form, exc)
         else:
+            track_event("task.created")
             flash("Task added.", "success")
             return redirect(url_for("catalog.project_detail", project_id=project.id))
     return (

@@ -9,6 +9,7 @@ from ..extensions import db
 from ..services import catalog, entries
 from ..services import users as user_service
 from ..services.errors import ServiceError
+from ..telemetry import track_event
 from ._helpers import attach_error, options, project_choices, task_choices, task_project_map
 from .forms import EntryFilterForm, EntryForm
 
@@ -67,7 +68,7 @@ def new_entry():
         status = 400
         if form.validate_on_submit() and _require_end_and_project(form):
             try:
-                entries.create_entry(
+                entry = entries.create_entry(
                     current_user, project_id=form.project_id.data, task_id=form.task_id.data,
                     started_at=form.started_at.data, ended_at=form.ended_at.data,
                     notes=form.notes.data, billable=form.billable.data,
@@ -76,6 +77,9 @@ def new_entry():
             except ServiceError as exc:
                 attach_error(form, exc)
             else:
+                track_event("time_entry.created", {
+                    "duration_seconds": entry.duration_seconds or 0,
+                    "billable": bool(entry.billable), "entry_source": "manual"})
                 flash("Time entry added.", "success")
                 return redirect(url_for("entries.list_entries"))
     return _render_form(form, projects, None, status)
@@ -96,7 +100,7 @@ def edit_entry(entry_id: int):
         status = 400
         if form.validate_on_submit():
             try:
-                entries.update_entry(
+                entry = entries.update_entry(
                     current_user, entry.id, project_id=form.project_id.data,
                     task_id=form.task_id.data, started_at=form.started_at.data,
                     ended_at=form.ended_at.data, notes=form.notes.data,
@@ -105,6 +109,8 @@ def edit_entry(entry_id: int):
             except ServiceError as exc:
                 attach_error(form, exc)
             else:
+                track_event("time_entry.updated",
+                            {"duration_seconds": entry.duration_seconds or 0})
                 flash("Time entry saved.", "success")
                 return redirect(url_for("entries.list_entries"))
     return _render_form(form, projects, entry, status)
@@ -117,6 +123,7 @@ def delete_entry(entry_id: int):
         entries.delete_entry(current_user, entry_id)
     except ServiceError:
         abort(404)
+    track_event("time_entry.deleted")
     flash("Time entry deleted.", "success")
     return redirect(url_for("entries.list_entries"))
 

@@ -64,4 +64,9 @@ def complete_setup(
         db.session.rollback()
         raise
     db.session.expire(settings)
+    # installation.json learns that setup is done (base telemetry may start) and
+    # first_seen goes out from a background thread, never inside this request.
+    from ..telemetry.service import on_setup_completed
+
+    on_setup_completed(bool(allow_analytics), changed_by=f"user:{admin.id} (setup)")
     return admin

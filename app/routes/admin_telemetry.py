@@ -1,0 +1,70 @@
+"""Admin → Telemetry: every layer's state and why, the next heartbeat, what was sent."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from ..auth import admin_required
+from ..telemetry import service
+from ..telemetry.catalogue import EVENTS
+from ..telemetry.installation import InstallationWriteError
+from ..telemetry.outbox import recent
+
+bp = Blueprint("admin_telemetry", __name__, url_prefix="/admin/telemetry")
+
+
+@bp.get("")
+@admin_required
+def telemetry():
+    state = current_app.extensions[service.EXTENSION_KEY]
+    install = state.installation.read()
+    preview = service.next_heartbeat_preview()
+    return render_template(
+        "admin/telemetry.html",
+        base=service.base_layer_state(), analytics=service.analytics_layer_state(),
+        install=install, preference=service.get_telemetry_preference(),
+        next_heartbeat=json.dumps(preview, indent=2, sort_keys=True),
+        sent=[dict(item, payload=json.dumps(item["payload"], indent=2, sort_keys=True))
+              for item in recent(50)],
+        catalogue=sorted(EVENTS.values(), key=lambda event: (event.layer, event.name)),
+    )
+
+
+@bp.post("/detailed-analytics")
+@admin_required
+def set_detailed_analytics():
+    """Set (never toggle) the choice: the form says which value it wants."""
+    wanted = request.form.get("enabled")
+    if wanted not in ("on", "off"):
+        flash("Choose on or off.", "error")
+        return redirect(url_for(".telemetry")), 303
+    enabled = wanted == "on"
+    try:
+        service.set_telemetry_preference(enabled, changed_by=f"user:{current_user.id} (admin page)")
+    except InstallationWriteError:
+        flash("The choice could not be saved: installation.json is not writable.", "error")
+        return redirect(url_for(".telemetry")), 303
+    if enabled:
+        from ..telemetry import track_event
+
+        track_event("telemetry.preference_changed", {"enabled": True})
+    flash("Detailed analytics " + ("turned on." if enabled else "turned off."), "success")
+    return redirect(url_for(".telemetry")), 303
+
+
+@bp.post("/feature-flags")
+@admin_required
+def set_feature_flag():
+    """Admin → Settings: override one flag (on / off) or go back to its default."""
+    from ..telemetry.flags import FLAGS, set_override
+
+    name, value = request.form.get("name", ""), request.form.get("value", "")
+    if name not in FLAGS or value not in ("on", "off", "default"):
+        flash("Unknown flag or value.", "error")
+        return redirect(url_for("admin.settings")), 303
+    set_override(name, None if value == "default" else value == "on")
+    flash(f"Feature flag {name} set to {value}.", "success")
+    return redirect(url_for("admin.settings")), 303

@@ -1,0 +1,171 @@
+"""The event catalogue: every event that may leave the process, and its typed properties.
+
+An explicit allowlist (GitLab Service Ping's metric definitions, not a clever PII
+filter): an unknown event, or a property not declared here, is dropped and
+counted, and raises under tests. Values are typed and bounded: booleans, enums,
+counts, durations and URL-rule templates. There is deliberately no free-text
+type, so names, notes, emails, usernames, IPs, user agents and URLs with ids
+have no way in. ``docs/events.md`` is generated from this module
+(``python -m app.telemetry.docs``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+LAYER_BASE = "base"
+LAYER_ANALYTICS = "analytics"
+
+
+class CatalogueViolation(ValueError):
+    """An event or property that the catalogue does not allow."""
+
+
+@dataclass(frozen=True)
+class Prop:
+    """One allowed property: a type name, a description, and the bounds of its values."""
+
+    kind: str  # bool | enum | count | duration | route | id | version | text_enum
+    description: str
+    values: tuple[str, ...] = ()
+    maximum: float | None = None
+
+    def check(self, name: str, value: Any) -> Any:
+        """Return the value if it conforms, else raise :class:`CatalogueViolation`."""
+        if self.kind == "bool":
+            if isinstance(value, bool):
+                return value
+        elif self.kind == "enum":
+            if isinstance(value, str) and value in self.values:
+                return value
+        elif self.kind in ("count", "id"):
+            if isinstance(value, int) and not isinstance(value, bool) and value >= 0 \
+                    and (self.maximum is None or value <= self.maximum):
+                return value
+        elif self.kind == "duration":
+            if isinstance(value, (int, float)) and not isinstance(value, bool) \
+                    and 0 <= value <= (self.maximum or 366 * 86400):
+                return int(value)
+        elif self.kind == "route":
+            if isinstance(value, str) and _ROUTE.fullmatch(value):
+                return value
+        elif self.kind == "short":
+            # Machine-made values only (versions, locales, time zones, UUIDs): no spaces, bounded.
+            if isinstance(value, str) and _SHORT.fullmatch(value):
+                return value
+        raise CatalogueViolation(f"property {name!r} has a value outside its type ({self.kind})")
+
+
+# A Flask URL rule: literal segments and <converter:name> placeholders, never a
+# concrete id (all-digit segments are refused).
+_ROUTE = re.compile(r"/(?:(?:[a-z0-9_.-]*[a-z_.-][a-z0-9_.-]*|<(?:\w+:)?\w+>)(?:/|$))*")
+_SHORT = re.compile(r"[A-Za-z0-9_.+:/-]{1,64}")
+
+SOURCES = ("web", "api", "cli")
+BROWSER_FAMILIES = ("chrome", "firefox", "safari", "edge", "other", "none")
+DEVICE_TYPES = ("desktop", "mobile", "tablet", "bot", "none")
+
+# Added by the service to every analytics event; callers never pass these.
+CONTEXT_PROPERTIES: dict[str, Prop] = {
+    "install_id": Prop("short", "Random UUID4 of this installation (installation.json)."),
+    "user_id": Prop("id", "Internal numeric id of the acting user (never a name or email)."),
+    "app_version": Prop("short", "TimeTracker version."),
+    "deployment_type": Prop("enum", "How TimeTracker runs.", ("docker", "native")),
+    "browser_family": Prop("enum", "Browser family from the User-Agent (the header itself is "
+                                   "never sent).", BROWSER_FAMILIES),
+    "device_type": Prop("enum", "Device class from the User-Agent.", DEVICE_TYPES),
+}
+SOURCE = Prop("enum", "Where the action came from.", SOURCES)
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str
+    description: str
+    layer: str = LAYER_ANALYTICS
+    properties: Mapping[str, Prop] = field(default_factory=dict)
+
+
+def _event(name: str, description: str, **properties: Prop) -> Event:
+    return Event(name, description, LAYER_ANALYTICS, {"source": SOURCE, **properties})
+
+
+_DURATION = Prop("duration", "Length of the time entry in whole seconds.")
+_BILLABLE = Prop("bool", "Whether the entry or project is billable.")
+_ENTRY_SOURCE = Prop("enum", "How the entry was made.", ("timer", "manual"))
+
+_BASE_PROPERTIES: dict[str, Prop] = {
+    "install_id": CONTEXT_PROPERTIES["install_id"],
+    "app_version": CONTEXT_PROPERTIES["app_version"],
+    "platform": Prop("enum", "Operating system family.", ("linux", "darwin", "windows", "other")),
+    "os_version": Prop("short", "Operating system release (kernel version on Linux)."),
+    "architecture": Prop("short", "CPU architecture, OpenTelemetry semconv value (amd64, arm64...)."),
+    "locale": Prop("short", "Server locale (language_TERRITORY), or C."),
+    "timezone": Prop("short", "The install's default time zone (Admin → Settings)."),
+    "first_seen_at": Prop("short", "When first_seen was claimed (RFC 3339, UTC)."),
+    "last_seen_at": Prop("short", "When this event was built (RFC 3339, UTC)."),
+    "heartbeat_at": Prop("short", "When this heartbeat was claimed (RFC 3339, UTC); heartbeat only."),
+    "release_channel": Prop("enum", "RELEASE_CHANNEL.", ("stable", "beta", "dev")),
+    "deployment_type": CONTEXT_PROPERTIES["deployment_type"],
+}
+
+EVENTS: dict[str, Event] = {
+    e.name: e
+    for e in [
+        Event("base_telemetry.first_seen", "Sent once per installation, ever, after setup.",
+              LAYER_BASE, _BASE_PROPERTIES),
+        Event("base_telemetry.heartbeat", "Sent once per installation per day (03:00 UTC).",
+              LAYER_BASE, _BASE_PROPERTIES),
+        _event("auth.login", "A user signed in.",
+               method=Prop("enum", "How they signed in.", ("password", "oidc"))),
+        _event("auth.logout", "A user signed out."),
+        _event("auth.login_failed", "A sign-in was refused (nothing typed is sent).",
+               reason=Prop("enum", "Why.", ("bad_credentials", "inactive", "throttled", "other"))),
+        _event("timer.started", "A timer was started.",
+               has_task=Prop("bool", "Whether a task was chosen.")),
+        _event("timer.stopped", "A running timer was stopped.", duration_seconds=_DURATION),
+        _event("project.created", "A project was created.", billable=_BILLABLE,
+               has_client=Prop("bool", "Whether the project belongs to a client.")),
+        _event("client.created", "A client was created."),
+        _event("task.created", "A task was created."),
+        _event("time_entry.created", "A time entry was created by hand.",
+               duration_seconds=_DURATION, billable=_BILLABLE, entry_source=_ENTRY_SOURCE),
+        _event("time_entry.updated", "A time entry was edited.", duration_seconds=_DURATION),
+        _event("time_entry.deleted", "A time entry was deleted."),
+        _event("report.viewed", "A report was opened.",
+               period_days=Prop("count", "Length of the reported period in days.", maximum=3660),
+               row_count=Prop("count", "Number of rows shown.", maximum=10**7)),
+        _event("export.csv", "Time entries were exported as CSV (streamed: no row count)."),
+        _event("api_token.created", "A personal API token was created."),
+        _event("settings.updated", "An admin saved Admin → Settings.",
+               analytics_enabled=Prop("bool", "The detailed-analytics choice after saving.")),
+        _event("telemetry.preference_changed", "An admin turned detailed analytics on "
+               "(events after opting out are never sent).",
+               enabled=Prop("bool", "The new choice.")),
+        _event("user.identified", "A signed-in user was identified (id and role only).",
+               role=Prop("enum", "The user's role.", ("admin", "user"))),
+        _event("page.viewed", "A page was rendered (route template only, never the URL).",
+               route=Prop("route", "The Flask URL rule, e.g. /entries/<int:entry_id>/edit."),
+               status_class=Prop("enum", "HTTP status class.", ("2xx", "3xx", "4xx", "5xx"))),
+    ]
+}
+
+
+def validate(name: str, properties: Mapping[str, Any]) -> tuple[Event, dict[str, Any]]:
+    """Check an event against the catalogue; return it and its cleaned properties.
+
+    Raises :class:`CatalogueViolation` for an unknown event, an undeclared property
+    or a value outside its type. Context properties are checked by the service.
+    """
+    event = EVENTS.get(name)
+    if event is None:
+        raise CatalogueViolation(f"unknown event {name!r}")
+    cleaned: dict[str, Any] = {}
+    for key, value in properties.items():
+        prop = event.properties.get(key)
+        if prop is None:
+            raise CatalogueViolation(f"property {key!r} is not in the catalogue for {name!r}")
+        cleaned[key] = prop.check(key, value)
+    return event, cleaned

@@ -1,0 +1,249 @@
+"""``installation.json`` in ``DATA_DIR``: the install id and the telemetry state.
+
+The file is small and read often (every event checks consent), written rarely
+(setup, an admin's choice, the first_seen and heartbeat claims). Every write
+happens under a file lock (``installation.json.lock``, the pinned ``filelock``
+package) and replaces the file atomically (temp file, fsync, ``os.replace``), so
+several gunicorn workers never see a half-written file and never lose each
+other's updates. Reads take no lock: ``os.replace`` makes them atomic.
+
+A missing, empty, truncated, non-JSON or wrongly-typed file never stops the app:
+consent is treated as off, a warning is logged, and the next write (or
+``repair()`` at start-up) rewrites it, keeping a readable ``install_id``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import threading
+import uuid
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from filelock import FileLock, Timeout
+
+FILE_NAME = "installation.json"
+LOCK_TIMEOUT_SECONDS = 5.0
+
+log = logging.getLogger("app.telemetry")
+
+
+class InstallationWriteError(RuntimeError):
+    """installation.json could not be written (unwritable directory, lock timeout)."""
+
+
+@dataclass(frozen=True)
+class InstallState:
+    """What ``installation.json`` holds; ``problem`` is set when the file was unreadable."""
+
+    install_id: str
+    setup_complete: bool = False
+    # Detailed analytics consent: None = not asked (off), True = opted in, False = opted out.
+    telemetry_enabled: bool | None = None
+    telemetry_changed_by: str | None = None
+    telemetry_changed_at: str | None = None
+    first_seen_sent_at: str | None = None
+    last_heartbeat_at: str | None = None
+    last_heartbeat_day: str | None = None
+    problem: str | None = field(default=None, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("problem")
+        return data
+
+
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "setup_complete": (bool,),
+    "telemetry_enabled": (bool, type(None)),
+    "telemetry_changed_by": (str, type(None)),
+    "telemetry_changed_at": (str, type(None)),
+    "first_seen_sent_at": (str, type(None)),
+    "last_heartbeat_at": (str, type(None)),
+    "last_heartbeat_day": (str, type(None)),
+}
+
+
+def _valid_uuid(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return str(uuid.UUID(value, version=4))
+    except ValueError:
+        return None
+
+
+def parse(raw: bytes, fallback_id: str | None = None) -> InstallState:
+    """Parse the file's bytes; never raises. A bad file yields consent off and ``problem`` set.
+
+    ``fallback_id`` is used when no readable install_id is left in the file."""
+    fallback_id = fallback_id or _new_id()
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return InstallState(install_id=fallback_id, problem="installation.json is not valid JSON")
+    if not isinstance(data, dict):
+        return InstallState(install_id=fallback_id, problem="installation.json is not a JSON object")
+    install_id = _valid_uuid(data.get("install_id"))
+    problem = None if install_id else "installation.json has no valid install_id"
+    values: dict[str, Any] = {}
+    for name, types in _FIELD_TYPES.items():
+        value = data.get(name)
+        if name in data and not isinstance(value, types):
+            problem = f"installation.json field {name!r} has the wrong type"
+            continue
+        if value is not None:
+            values[name] = value
+    if problem:
+        # Keep the readable parts that do not grant anything; consent is off.
+        values.pop("telemetry_enabled", None)
+    return InstallState(install_id=install_id or fallback_id, problem=problem, **values)
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Installation:
+    """Reads and writes one ``installation.json``; safe across threads and processes."""
+
+    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
+        self.path = Path(data_dir) / FILE_NAME
+        self._lock = FileLock(str(self.path) + ".lock", timeout=LOCK_TIMEOUT_SECONDS,
+                              thread_local=False)
+        self._thread_lock = threading.Lock()
+        self._cache_key: tuple[int, int, int] | None = None
+        self._cache: InstallState | None = None
+        self._ephemeral_id: str | None = None
+        self._warned: str | None = None
+
+    # -- reading -------------------------------------------------------------
+
+    def read(self) -> InstallState:
+        """The current state. Cached by (inode, mtime, size) so a write by any worker is seen
+        at once: a stale cache can never undo an opt-out."""
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return self._fallback(InstallState(install_id=self._ephemeral(),
+                                               problem="installation.json does not exist yet"))
+        except OSError as exc:
+            return self._fallback(InstallState(install_id=self._ephemeral(),
+                                               problem=f"installation.json unreadable: {exc.strerror}"))
+        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        with self._thread_lock:
+            if key == self._cache_key and self._cache is not None:
+                return self._cache
+        try:
+            raw = self.path.read_bytes()
+        except OSError as exc:
+            return self._fallback(InstallState(install_id=self._ephemeral(),
+                                               problem=f"installation.json unreadable: {exc.strerror}"))
+        state = parse(raw, self._ephemeral())
+        if state.problem:
+            return self._fallback(state)
+        with self._thread_lock:
+            self._cache_key, self._cache = key, state
+        return state
+
+    def _ephemeral(self) -> str:
+        # Until the file can be written, one id per process (never derived from the host).
+        if self._ephemeral_id is None:
+            self._ephemeral_id = _new_id()
+        return self._ephemeral_id
+
+    def _fallback(self, state: InstallState) -> InstallState:
+        if state.problem != self._warned and "does not exist" not in (state.problem or ""):
+            log.warning("telemetry.installation_file_problem",
+                        extra={"problem": state.problem, "consent": "off"})
+            self._warned = state.problem
+        return state
+
+    # -- writing -------------------------------------------------------------
+
+    def update(self, mutate: Callable[[InstallState], InstallState | None]) -> InstallState:
+        """Apply ``mutate`` to the current state under the file lock and write the result.
+
+        ``mutate`` returns the new state, or None to leave the file as it is. Raises
+        :class:`InstallationWriteError` if the directory is unwritable or the lock times out.
+        """
+        try:
+            with self._lock:
+                current = self._read_locked()
+                new = mutate(current)
+                if new is None and current.problem is None:
+                    return current
+                new = replace(new or current, problem=None)
+                self._write(new)
+                return new
+        except Timeout as exc:
+            raise InstallationWriteError(f"lock on {self.path} timed out") from exc
+        except OSError as exc:
+            raise InstallationWriteError(f"cannot write {self.path}: {exc.strerror}") from exc
+
+    def repair(self) -> InstallState:
+        """Create or rewrite the file if it is missing or unreadable (called at start-up).
+
+        A repaired file keeps a readable install_id and records consent as not asked."""
+        state = self.read()
+        if state.problem is None:
+            return state
+        try:
+            return self.update(lambda current: None)
+        except InstallationWriteError as exc:
+            log.warning("telemetry.installation_file_unwritable", extra={"problem": str(exc)})
+            return state
+
+    def _read_locked(self) -> InstallState:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return InstallState(install_id=self._ephemeral(), problem="missing")
+        state = parse(raw, self._ephemeral())
+        if state.problem:
+            self._fallback(state)
+        return state
+
+    def _write(self, state: InstallState) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        payload = json.dumps(state.to_json(), indent=2, sort_keys=True).encode() + b"\n"
+        fd, tmp = tempfile.mkstemp(prefix=".installation.", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(payload)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        _fsync_dir(self.path.parent)
+        with self._thread_lock:
+            self._cache_key, self._cache = None, None
+        self._warned = None
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def isoformat(moment: datetime) -> str:
+    """RFC 3339 UTC with seconds, as stored in the file."""
+    return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")

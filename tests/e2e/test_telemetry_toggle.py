@@ -1,0 +1,81 @@
+"""In a real browser: an admin turns detailed analytics on, and the next action's event
+reaches a real OTLP receiver; a user gets 403 on /admin/telemetry."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from app import create_app
+from app.extensions import db
+from app.telemetry import service
+from tests.telemetry.conftest import otlp_receiver  # noqa: F401  (the real receiver fixture)
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "browser-pass-123"
+
+
+@pytest.fixture
+def telemetry_server(sqlite_template, tmp_path, otlp_receiver):  # noqa: F811
+    db_path = tmp_path / "e2e.db"
+    shutil.copy(sqlite_template, db_path)
+    app = create_app({
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}", "DATA_DIR": str(tmp_path / "data"),
+        "LOG_DIR": str(tmp_path / "logs"), "SCHEDULER_ENABLED": False,
+        "GRAFANA_OTLP_ENDPOINT": otlp_receiver.url, "TELEMETRY_BATCH_DELAY_MS": 50,
+    })
+    with app.app_context():
+        from app.services.setup import complete_setup
+        from app.services.users import create_user
+
+        complete_setup(admin_username="chief", admin_password=PASSWORD, allow_analytics=False)
+        create_user(username="worker", password=PASSWORD, role="user", timezone="UTC")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", app
+    server.shutdown()
+    thread.join(5)
+    service.shutdown(app=app)
+    with app.app_context():
+        db.engine.dispose()
+
+
+def _sign_in(page, base, username):
+    page.goto(base + "/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_admin_turns_analytics_on_and_the_next_event_arrives(telemetry_server, otlp_receiver,  # noqa: F811
+                                                             page, browser):
+    from playwright.sync_api import expect
+
+    base, app = telemetry_server
+    _sign_in(page, base, "chief")
+    page.goto(base + "/admin/telemetry")
+    expect(page.get_by_test_id("analytics-state")).to_have_text("off")
+    service.flush(5.0, app=app)
+    assert otlp_receiver.names("analytics") == []
+    page.get_by_label("On: share anonymous product events").check()
+    page.get_by_test_id("save-telemetry").click()
+    expect(page.get_by_test_id("analytics-state")).to_have_text("on")
+    page.shot("telemetry-on")
+    page.goto(base + "/clients/new")
+    page.get_by_label("Name").first.fill("Browser Client")
+    page.get_by_role("button", name=re.compile("Save")).click()
+    service.flush(5.0, app=app)
+    assert "client.created" in otlp_receiver.names("analytics")
+    assert b"Browser Client" not in otlp_receiver.raw
+
+    other = browser.new_context().new_page()
+    _sign_in(other, base, "worker")
+    response = other.goto(base + "/admin/telemetry")
+    assert response.status == 403
+    other.context.close()
