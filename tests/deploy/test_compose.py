@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -29,11 +30,14 @@ TEST_ENV = {
 }
 
 
-def compose(tmp_path: Path, *args: str, files=(BASE,), env: dict | None = None):
+def compose(tmp_path: Path, *args: str, files=(BASE,), env: dict | None = None,
+            env_text: str | None = None):
     base = compose_command()
     require_or_skip(base is not None, "neither docker-compose (Debian package) nor docker compose")
     env_file = tmp_path / "compose.env"
-    env_file.write_text("".join(f"{key}={value}\n" for key, value in (env or TEST_ENV).items()))
+    if env_text is None:
+        env_text = "".join(f"{key}={value}\n" for key, value in (env or TEST_ENV).items())
+    env_file.write_text(env_text)
     command = [*base, "--env-file", str(env_file)]
     for name in files:
         command += ["-f", str(REPO / name)]
@@ -180,3 +184,29 @@ def test_analytics_overlay_configures_the_same_app_at_runtime_only(resolved):
         assert key in environment
     build_args = resolved["app"]["build"].get("args", {})
     assert set(build_args) <= {"APP_VERSION", "RELEASE_CHANNEL"}
+
+
+def _compose_variables() -> set[str]:
+    text = (REPO / BASE).read_text() + (REPO / ANALYTICS).read_text()
+    return set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", text))
+
+
+def test_env_example_and_the_docs_cover_every_compose_variable():
+    env_example = (REPO / "env.example").read_text()
+    listed = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", env_example, re.MULTILINE))
+    assert _compose_variables() - listed == set()
+    docs = (REPO / "docs/deployment.md").read_text() + (REPO / "docs/configuration.md").read_text()
+    assert {name for name in _compose_variables() if f"`{name}`" not in docs} == set()
+
+
+def test_env_example_copied_to_env_runs_the_whole_stack(tmp_path):
+    """The operator's path: cp env.example .env, fill in the required secrets."""
+    text = (REPO / "env.example").read_text()
+    for key, value in TEST_ENV.items():
+        text, count = re.subn(rf"^{key}=.*$", f"{key}={value}", text, flags=re.MULTILINE)
+        assert count == 1, key
+    result = compose(tmp_path, "--profile", "monitoring", "--profile", "logging", "config", "-q",
+                     files=(BASE, ANALYTICS), env_text=text)
+    assert result.returncode == 0, result.stderr
+    untouched = compose(tmp_path, "config", "-q", env_text=(REPO / "env.example").read_text())
+    assert untouched.returncode != 0 and "POSTGRES_PASSWORD" in untouched.stderr
