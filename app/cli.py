@@ -49,6 +49,7 @@ def setup_command(admin_username, admin_password_stdin, admin_email, company_nam
 @click.command("create-token")
 @click.argument("username")
 @click.option("--name", default="cli", show_default=True, help="A label to recognise the token by.")
+@with_appcontext
 def create_token_command(username, name):
     """Create a personal API token for USERNAME and print it (shown only once)."""
     from .services import api_tokens

@@ -31,7 +31,7 @@
         backgroundColor: data.type === "bar" ? colors : "rgba(59, 130, 246, 0.2)",
         borderColor: data.type === "bar" ? colors : "#3b82f6",
         fill: data.type === "line",
-        tension: 0.2
+        tension: 0
       }]
     },
     options: {
