@@ -98,19 +98,36 @@ def prometheus(sqlite_template, tmp_path_factory):
     """Prometheus scraping a live app (METRICS_TOKEN set), after traffic between two scrapes."""
     binary = require_tool("prometheus", "Debian package prometheus")
     tmp_path = tmp_path_factory.mktemp("prometheus-live")
-    with running_app(sqlite_template, tmp_path / "app", METRICS_TOKEN=METRICS_TOKEN) as live:
+    # A telemetry sink on a closed local port: base telemetry's first_seen export fails
+    # and is counted, so the telemetry panels have series to show (nothing leaves 127.0.0.1).
+    with running_app(sqlite_template, tmp_path / "app", METRICS_TOKEN=METRICS_TOKEN,
+                     GRAFANA_OTLP_ENDPOINT=f"http://127.0.0.1:{_free_port()}",
+                     TELEMETRY_EXPORT_TIMEOUT_SECONDS=0.5) as live:
         generate_traffic(live.url)
+        _wait_for_telemetry_counts(live.url)
         with running_prometheus(binary, live, tmp_path, METRICS_TOKEN) as server:
             seen = server.wait_for_scrape(0)
             # Traffic between two scrapes, so every rate() has an increase to show.
             generate_traffic(live.url)
             server.wait_for_scrape(max(seen, server.scrapes_so_far()))
-            with requests.get(f"{live.url}/metrics", timeout=10,
-                              headers={"Authorization": f"Bearer {METRICS_TOKEN}"}) as response:
-                exposition = response.text
+            exposition = _metrics_text(live.url)
             server.sampled_metrics = {sample.name for family in text_string_to_metric_families(exposition)
                                       for sample in family.samples}
             yield server
+
+
+def _metrics_text(url: str) -> str:
+    with requests.get(f"{url}/metrics", timeout=10,
+                      headers={"Authorization": f"Bearer {METRICS_TOKEN}"}) as response:
+        return response.text
+
+
+def _wait_for_telemetry_counts(url: str) -> None:
+    """The background exporter counts its first (failed) export within its timeout."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while "tt_telemetry_events_total{" not in _metrics_text(url):
+        assert time.monotonic() < deadline, "telemetry never counted an event"
+        time.sleep(0.25)
 
 
 @contextmanager
@@ -189,7 +206,9 @@ def test_every_dashboard_query_parses_and_app_panels_show_data(prometheus):
         elif not _has_number(data):
             empty.append(title)
     assert not empty, f"panels without data: {empty}"
-    print("telemetry panels (title, metric sampled, data):", optional_report)
+    # With a sink configured the pipeline counts events, so every telemetry panel was held
+    # to "must show data" above.
+    assert optional_report and all(sampled for _, sampled, _ in optional_report), optional_report
 
 
 def test_every_alert_expression_parses_and_names_real_metrics(prometheus):
