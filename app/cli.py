@@ -68,3 +68,6 @@ def create_token_command(username, name):
 def register_cli(app: Flask) -> None:
     app.cli.add_command(setup_command)
     app.cli.add_command(create_token_command)
+    from .telemetry.cli import telemetry_cli
+
+    app.cli.add_command(telemetry_cli)

@@ -43,6 +43,9 @@ def init_app(app: Flask) -> None:
     service.register(state)
     if sink is not None:
         app.after_request(_track_page_view_hook)
+        # Setup done but first_seen never went out (sink configured later, or a crash):
+        # try now, in the background; the file lock lets one worker of many send it.
+        service.send_first_seen_in_background(state)
     app.context_processor(lambda: {"feature_flags": flags.all_flags()})
     app.jinja_env.globals["feature_flag_rows"] = _feature_flag_rows
 

@@ -398,7 +398,18 @@ def on_setup_completed(allow_analytics: bool, changed_by: str, app: Flask | None
     except InstallationWriteError:
         log.warning("telemetry.setup_not_recorded", exc_info=True)
         return
+    send_first_seen_in_background(state)
+
+
+def send_first_seen_in_background(state: TelemetryState) -> None:
+    """Try first_seen from a daemon thread (after setup, and at every start until it went out).
+
+    Every gunicorn worker may try at start; the claim under the file lock lets one send.
+    """
     if state.kill_switch or state.sink is None:
+        return
+    install = state.installation.read()
+    if not install.setup_complete or install.first_seen_sent_at:
         return
 
     def run() -> None:

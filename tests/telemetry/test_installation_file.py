@@ -116,3 +116,26 @@ def test_parse_refuses_values_that_would_grant_consent():
     assert parse(b'{"install_id": "x", "telemetry_enabled": true}').telemetry_enabled is None
     assert parse(json.dumps({**GOOD, "telemetry_enabled": 1}).encode()).telemetry_enabled is None
     assert parse(json.dumps(GOOD).encode()).telemetry_enabled is True
+
+
+def test_an_upgrade_never_changes_the_stored_choice(admin_client):
+    """Re-running the migrations (down past ours and up again) keeps the admin's choice."""
+    from flask_migrate import downgrade, upgrade
+
+    app = admin_client.application
+    form = {"company_name": "TimeTracker", "default_timezone": "UTC", "currency": "EUR",
+            "allow_analytics": "y"}
+    assert admin_client.post_form("/admin/settings", form,
+                                  token_page="/admin/settings").status_code == 302
+    path = Path(app.config["DATA_DIR"]) / "installation.json"
+    before = path.read_bytes()
+    with app.app_context():
+        downgrade(revision="0002_api_tokens")
+        upgrade()
+        from app.extensions import db
+        from app.services.settings import get_settings
+
+        db.session.expire_all()
+        assert get_settings().allow_analytics is True
+        assert service.get_telemetry_preference() is True
+    assert path.read_bytes() == before
