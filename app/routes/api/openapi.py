@@ -116,6 +116,13 @@ def _patch_of(name: str) -> dict:
     return schema
 
 
+SCHEMAS["TelemetryInput"] = _obj({"detailed_analytics": {"type": "boolean"}},
+                                 ["detailed_analytics"])
+_LAYER = _obj({"enabled": {"type": "boolean"}, "reason": {"type": "string"}}, ["enabled", "reason"])
+SCHEMAS["Telemetry"] = _obj({
+    "detailed_analytics": {"type": ["boolean", "null"]}, "install_id": {"type": "string"},
+    "base": _LAYER, "analytics": _LAYER,
+}, ["detailed_analytics", "install_id", "base", "analytics"])
 SCHEMAS["ClientPatch"] = _patch_of("ClientInput")
 SCHEMAS["ProjectPatch"] = _patch_of("ProjectInput")
 SCHEMAS["TaskPatch"] = _obj({k: v for k, v in SCHEMAS["TaskInput"]["properties"].items()
@@ -253,6 +260,13 @@ def build_spec(version: str) -> dict:
         params=[*_REPORT_FILTERS,
                 _q("group_by", {"enum": ["project", "client", "task", "user", "day"]})],
     )}
+    paths["/admin/telemetry"] = {
+        "get": _op("Telemetry state and the detailed-analytics choice", "200", _ref("Telemetry"),
+                   ["403"], tag="Admin"),
+        "put": _op("Set detailed analytics on or off (sets a value, never toggles)", "200",
+                   _ref("Telemetry"), _BODY_ERRORS + ["403", "409"], body="TelemetryInput",
+                   tag="Admin"),
+    }
     return {
         "openapi": "3.1.0",
         "info": {
