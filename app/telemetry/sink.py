@@ -170,6 +170,7 @@ class OtlpSink(Sink):
             _CountingExporter(exporter, self),
             schedule_delay_millis=schedule_delay_millis,
             max_queue_size=max_queue_size * 2,  # ours drops first, the SDK's never has to
+            max_export_batch_size=min(512, max_queue_size),
             export_timeout_millis=timeout_seconds * 1000,
         ))
         self._logger = self._provider.get_logger(SCOPE_NAME)

@@ -1,0 +1,46 @@
+"""A receiver that hangs or answers 500: users see nothing, drops and failures are counted."""
+
+from __future__ import annotations
+
+from app.telemetry import service
+from tests.conftest import ADMIN_PASSWORD, login
+
+
+def _ready(app, allow_analytics=True):
+    from app.services.setup import complete_setup
+
+    with app.app_context():
+        complete_setup(admin_username="admin", admin_password=ADMIN_PASSWORD,
+                       allow_analytics=allow_analytics)
+
+
+def test_a_full_queue_drops_new_events_and_counts_them(telemetry_app_factory, otlp_receiver):
+    otlp_receiver.mode = "hang"  # the first export blocks until the test releases it
+    app = telemetry_app_factory(TELEMETRY_QUEUE_SIZE=5, TELEMETRY_EXPORT_TIMEOUT_SECONDS=10.0)
+    _ready(app)
+    client = app.test_client()
+    assert login(client, "admin", ADMIN_PASSWORD).status_code == 302
+    for _ in range(20):
+        assert client.get("/clients").status_code == 200
+    state = app.extensions["telemetry"]
+    # 5 records (first_seen, auth.login, page views) are pending; everything after was dropped.
+    assert state.sink.pending() == 5
+    dropped = state.metrics.value("analytics", "dropped") + state.metrics.value("base", "dropped")
+    assert dropped >= 15
+    otlp_receiver.release.set()
+
+
+def test_a_failing_receiver_never_reaches_the_user_and_failures_are_counted(
+        telemetry_app_factory, otlp_receiver):
+    otlp_receiver.mode = "error500"
+    app = telemetry_app_factory(TELEMETRY_EXPORT_TIMEOUT_SECONDS=0.5)
+    _ready(app)
+    client = app.test_client()
+    assert login(client, "admin", ADMIN_PASSWORD).status_code == 302
+    assert client.post_form("/clients/new", {"name": "Fault Tolerant Ltd"}).status_code == 302
+    assert client.get("/clients").status_code == 200
+    service.flush(5.0, app=app)
+    state = app.extensions["telemetry"]
+    assert state.metrics.value("analytics", "failed") >= 3  # login, client.created, page views
+    assert state.metrics.value("analytics", "sent") == 0
+    assert state.sink.pending() == 0
