@@ -27,5 +27,9 @@ system-deps:
 test: $(VENV)/.installed system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+bench: $(VENV)/.installed system-deps
+	$(BIN)/python bench/csv_export.py
+	$(BIN)/python bench/telemetry_sink_faults.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

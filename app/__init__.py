@@ -36,7 +36,10 @@ def create_app(config: Mapping[str, Any] | object | None = None) -> Flask:
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
     app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("MAX_CONTENT_LENGTH", 1 * 1024 * 1024)
+    # Flask's defaults already hold MAX_CONTENT_LENGTH=None, so setdefault
+    # would never apply: cap request bodies unless a caller chose a value.
+    if app.config.get("MAX_CONTENT_LENGTH") is None:
+        app.config["MAX_CONTENT_LENGTH"] = 1 * 1024 * 1024
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app))
 
     _trust_reverse_proxies(app)
@@ -45,6 +48,10 @@ def create_app(config: Mapping[str, Any] | object | None = None) -> Flask:
     telemetry.init_app(app)
     _register_blueprints(app)
     _register_template_helpers(app)
+
+    from . import security
+
+    security.init_app(app)
 
     from .cli import register_cli
 
