@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import TASK_STATUSES, Client, Project, Task, TimeEntry
-from .errors import Conflict, NotFound, ValidationError
+from .errors import Conflict, NotFound, ValidationError, commit_or_conflict
 from .validation import clean_color, clean_name, clean_rate
-
-
-def _commit(conflict_message: str) -> None:
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise Conflict(conflict_message, "name") from None
 
 
 # -- clients -----------------------------------------------------------------
@@ -51,7 +42,7 @@ def create_client(*, name: str, default_hourly_rate=None) -> Client:
     _check_client_name_free(name)
     client = Client(name=name, default_hourly_rate=rate, archived=False)
     db.session.add(client)
-    _commit("A client with that name already exists.")
+    commit_or_conflict("A client with that name already exists.", "name")
     return client
 
 
@@ -61,7 +52,7 @@ def update_client(client_id, *, name: str, default_hourly_rate=None, archived: b
     rate = clean_rate(default_hourly_rate, "default_hourly_rate")
     _check_client_name_free(name, exclude_id=client.id)
     client.name, client.default_hourly_rate, client.archived = name, rate, bool(archived)
-    _commit("A client with that name already exists.")
+    commit_or_conflict("A client with that name already exists.", "name")
     return client
 
 
@@ -122,7 +113,7 @@ def create_project(
         archived=False,
     )
     db.session.add(project)
-    _commit("This client already has a project with that name.")
+    commit_or_conflict("This client already has a project with that name.", "name")
     return project
 
 
@@ -138,7 +129,7 @@ def update_project(
     _check_project_name_free(name, client.id if client else None, exclude_id=project.id)
     project.name, project.client, project.billable = name, client, bool(billable)
     project.hourly_rate, project.color, project.archived = rate, color, bool(archived)
-    _commit("This client already has a project with that name.")
+    commit_or_conflict("This client already has a project with that name.", "name")
     return project
 
 
@@ -181,7 +172,7 @@ def create_task(*, project_id, name: str, status: str = "todo", hourly_rate=None
         raise Conflict("This project already has a task with that name.", "name")
     task = Task(project=project, name=name, status=status, hourly_rate=rate)
     db.session.add(task)
-    _commit("This project already has a task with that name.")
+    commit_or_conflict("This project already has a task with that name.", "name")
     return task
 
 
@@ -193,7 +184,7 @@ def update_task(task_id, *, name: str, status: str, hourly_rate=None) -> Task:
     if any(t.id != task.id and t.name.lower() == name.lower() for t in task.project.tasks):
         raise Conflict("This project already has a task with that name.", "name")
     task.name, task.status, task.hourly_rate = name, status, rate
-    _commit("This project already has a task with that name.")
+    commit_or_conflict("This project already has a task with that name.", "name")
     return task
 
 

@@ -28,3 +28,16 @@ class Forbidden(ServiceError):
 
 class Conflict(ServiceError):
     code = "conflict"
+
+
+def commit_or_conflict(message: str, field: str | None = None) -> None:
+    """Commit; a unique-constraint race lost to another request becomes a Conflict."""
+    from sqlalchemy.exc import IntegrityError
+
+    from ..extensions import db
+
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict(message, field) from None

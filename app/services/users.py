@@ -6,13 +6,12 @@ import re
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
 
 from ..extensions import db
 from ..models import ROLE_ADMIN, ROLES, User
 from ..models.types import utcnow
-from .errors import Conflict, NotFound, ValidationError
+from .errors import Conflict, NotFound, ValidationError, commit_or_conflict
 from .validation import clean_name, clean_timezone
 
 MIN_PASSWORD_LENGTH = 8
@@ -101,7 +100,7 @@ def create_user(**kwargs) -> User:
     """Create and save a user; see :func:`new_user` for the arguments."""
     user = new_user(**kwargs)
     db.session.add(user)
-    _commit_or_conflict("That username is taken.", "username")
+    commit_or_conflict("That username is taken.", "username")
     return user
 
 
@@ -206,13 +205,5 @@ def user_for_oidc(*, subject: str, email: str | None, preferred_username: str | 
         pass
     user = User(username=username, email=email_clean, role="user", oidc_subject=subject)
     db.session.add(user)
-    _commit_or_conflict("That account already exists.", "username")
+    commit_or_conflict("That account already exists.", "username")
     return user
-
-
-def _commit_or_conflict(message: str, field: str) -> None:
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise Conflict(message, field) from None
