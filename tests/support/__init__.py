@@ -1,0 +1,1 @@
+"""Real local stand-ins shared by the tests and the benchmarks (bench/)."""
