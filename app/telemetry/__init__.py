@@ -15,7 +15,7 @@ from flask import Flask, current_app, has_app_context, has_request_context, requ
 
 from . import flags, outbox  # noqa: F401  (register the feature_flag_overrides and telemetry_outbox tables)
 from . import service
-from .catalogue import CatalogueViolation
+from .catalogue import LAYER_ANALYTICS, CatalogueViolation
 
 log = logging.getLogger("app.telemetry")
 
@@ -34,10 +34,12 @@ def init_app(app: Flask) -> None:
     if not kill_switch:
         installation.repair()  # a corrupt file is rewritten at start-up, never by a request
     metrics = init_metrics(app)
-    sink = build_sink(app.config, metrics, lambda payloads: outbox.record_sent(app, payloads))
+    sink = build_sink(app.config, metrics, lambda payloads: outbox.record_sent(app, payloads),
+                      may_export=lambda layer: _may_export(installation, layer))
     state = service.TelemetryState(
         app=app, installation=installation, metrics=metrics, sink=sink,
         strict=bool(app.config.get("TESTING")), kill_switch=kill_switch,
+        deployment_type=service.deployment_type(app.config),
     )
     app.extensions[service.EXTENSION_KEY] = state
     service.register(state)
@@ -48,6 +50,12 @@ def init_app(app: Flask) -> None:
         service.send_first_seen_in_background(state)
     app.context_processor(lambda: {"feature_flags": flags.all_flags()})
     app.jinja_env.globals["feature_flag_rows"] = _feature_flag_rows
+
+
+def _may_export(installation, layer: str) -> bool:
+    """Checked by the sink right before each export, from a fresh read of the file:
+    an opt-out stops detailed analytics that were already queued."""
+    return layer != LAYER_ANALYTICS or service.consent_given(installation.read())
 
 
 def _feature_flag_rows() -> list[dict[str, Any]]:
@@ -97,7 +105,7 @@ def _track_page_view_hook(response):
             or response.mimetype != "text/html":
         return response
     # Cheap check first: the hook runs on every response.
-    if not service.is_detailed_analytics_enabled():
+    if not service.analytics_allowed_now():
         return response
     try:
         track_page_view(rule.rule, response.status_code)

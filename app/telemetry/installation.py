@@ -19,6 +19,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 import uuid
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
@@ -119,14 +120,27 @@ class Installation:
         self._thread_lock = threading.Lock()
         self._cache_key: tuple[int, int, int] | None = None
         self._cache: InstallState | None = None
+        self._checked_at = 0.0
         self._ephemeral_id: str | None = None
         self._warned: str | None = None
 
     # -- reading -------------------------------------------------------------
 
-    def read(self) -> InstallState:
+    def read(self, max_age_seconds: float = 0.0) -> InstallState:
         """The current state. Cached by (inode, mtime, size) so a write by any worker is seen
-        at once: a stale cache can never undo an opt-out."""
+        with the next check.
+
+        ``max_age_seconds`` lets a hot path skip the ``stat`` when the file was checked
+        that recently (per event it costs more than everything else the gate does, and
+        it releases the GIL to the exporter thread). A write from this process clears
+        the cache, so its own changes are always seen at once; another worker's are seen
+        within ``max_age_seconds``, and the sink re-checks consent before every export.
+        """
+        if max_age_seconds > 0:
+            with self._thread_lock:
+                if self._cache is not None and \
+                        time.monotonic() - self._checked_at < max_age_seconds:
+                    return self._cache
         try:
             stat = self.path.stat()
         except FileNotFoundError:
@@ -138,6 +152,7 @@ class Installation:
         key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
         with self._thread_lock:
             if key == self._cache_key and self._cache is not None:
+                self._checked_at = time.monotonic()
                 return self._cache
         try:
             raw = self.path.read_bytes()
@@ -148,7 +163,7 @@ class Installation:
         if state.problem:
             return self._fallback(state)
         with self._thread_lock:
-            self._cache_key, self._cache = key, state
+            self._cache_key, self._cache, self._checked_at = key, state, time.monotonic()
         return state
 
     def _ephemeral(self) -> str:

@@ -1,9 +1,11 @@
 """The local outbox: the last payloads actually sent, for the admin page.
 
 Rows are written by the exporter thread after the sink accepted a batch, so the
-page shows what left the machine, not what was meant to. Retention: rows older
-than ``TELEMETRY_OUTBOX_RETENTION_DAYS`` and all but the newest
-``OUTBOX_MAX_ROWS`` are deleted on every write.
+page shows what left the machine, not what was meant to. Of each batch only the
+newest ``OUTBOX_ROWS_PER_BATCH`` are stored (the page shows 50): storing every
+payload cost more CPU per event than sending it (bench/track_event_cost.py).
+Retention: rows older than ``TELEMETRY_OUTBOX_RETENTION_DAYS`` and all but the
+newest ``OUTBOX_MAX_ROWS`` are deleted on every write.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ import json
 from datetime import timedelta
 
 from flask import Flask
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 
 from ..extensions import db
 from ..models.types import UTCDateTime, utcnow
 
 OUTBOX_MAX_ROWS = 500
+OUTBOX_ROWS_PER_BATCH = 50
 
 
 class TelemetryOutbox(db.Model):
@@ -31,16 +34,15 @@ class TelemetryOutbox(db.Model):
 
 
 def record_sent(app: Flask, payloads: list[dict]) -> None:
-    """Store sent payloads and apply retention (runs in the exporter thread)."""
+    """Store the newest sent payloads of a batch and apply retention (in the exporter thread)."""
     with app.app_context():
         try:
             now = utcnow()
-            for payload in payloads:
-                db.session.add(TelemetryOutbox(
-                    event_name=payload["event"][:64], layer=payload["layer"][:16],
-                    payload=json.dumps(payload, sort_keys=True), sent_at=now,
-                ))
-            db.session.flush()
+            db.session.execute(insert(TelemetryOutbox), [
+                {"event_name": payload["event"][:64], "layer": payload["layer"][:16],
+                 "payload": json.dumps(payload, sort_keys=True), "sent_at": now}
+                for payload in payloads[-OUTBOX_ROWS_PER_BATCH:]
+            ])
             days = app.config.get("TELEMETRY_OUTBOX_RETENTION_DAYS", 30)
             db.session.execute(delete(TelemetryOutbox).where(
                 TelemetryOutbox.sent_at < now - timedelta(days=days)))

@@ -11,6 +11,7 @@ catalogue violation under tests, which is a programming error we want to see.
 from __future__ import annotations
 
 import atexit
+import functools
 import locale
 import logging
 import platform
@@ -30,6 +31,9 @@ from .sink import Sink, host_arch, os_type
 
 EXTENSION_KEY = "telemetry"
 HEARTBEAT_HOUR_UTC = 3
+# How stale the per-event consent check may be in another worker. The sink re-reads
+# consent before each export, so an opt-out still stops every record not yet sent.
+CONSENT_RECHECK_SECONDS = 1.0
 log = logging.getLogger("app.telemetry")
 
 _live_states: "weakref.WeakSet[TelemetryState]" = weakref.WeakSet()
@@ -45,6 +49,9 @@ class TelemetryState:
     sink: Sink | None
     strict: bool
     kill_switch: str | None
+    deployment_type: str = "native"
+    # (installation state, its checked context): rebuilt when the state object changes.
+    install_context: tuple[InstallState, dict[str, Any]] | None = None
     threads: list[threading.Thread] = field(default_factory=list)
 
     def __hash__(self) -> int:
@@ -169,6 +176,23 @@ def is_detailed_analytics_enabled(app: Flask | None = None) -> bool:
     return analytics_layer_state(app).enabled
 
 
+def consent_given(install: InstallState) -> bool:
+    """Detailed analytics may leave: setup done, the file readable, and an admin opted in.
+
+    The same rule as :func:`analytics_layer_state`, without building its reason.
+    """
+    return install.setup_complete and install.problem is None and install.telemetry_enabled is True
+
+
+def analytics_allowed_now(app: Flask | None = None) -> bool:
+    """The per-request fast check: a sink exists and consent holds (re-read at most every
+    ``CONSENT_RECHECK_SECONDS``)."""
+    state = _state(app)
+    if state is None or state.kill_switch or state.sink is None:
+        return False
+    return consent_given(state.installation.read(max_age_seconds=CONSENT_RECHECK_SECONDS))
+
+
 # -- detailed analytics --------------------------------------------------------
 
 
@@ -179,11 +203,13 @@ def send_analytics_event(name: str, properties: Mapping[str, Any] | None = None,
     Never raises, except :class:`CatalogueViolation` under tests (``TESTING``).
     """
     state = _state(app)
-    if state is None or state.kill_switch or state.sink is None:
+    sink = state.sink if state is not None and not state.kill_switch else None
+    if sink is None:
         return False  # no event is built at all
+    install = state.installation.read(max_age_seconds=CONSENT_RECHECK_SECONDS)
     try:
         _, cleaned = catalogue.validate(name, properties or {})
-        context = _context(state, user_id)
+        context = _context(state, install, user_id)
     except CatalogueViolation:
         state.metrics.count(LAYER_ANALYTICS, "filtered")
         if state.strict:
@@ -193,27 +219,44 @@ def send_analytics_event(name: str, properties: Mapping[str, Any] | None = None,
     except Exception:
         log.warning("telemetry.event_error", exc_info=True)
         return False
-    if not analytics_layer_state(state.app).enabled:
+    if not consent_given(install):
         state.metrics.count(LAYER_ANALYTICS, "filtered")
         return False
-    return state.sink.emit(LAYER_ANALYTICS, name, {**cleaned, **context})
+    return sink.emit(LAYER_ANALYTICS, name, {**cleaned, **context})
 
 
-def _context(state: TelemetryState, user_id: int | None) -> dict[str, Any]:
-    install = state.installation.read()
-    context: dict[str, Any] = {
-        "install_id": install.install_id,
-        "app_version": state.app.config.get("APP_VERSION", "0.0.0"),
-        "deployment_type": deployment_type(state.app.config),
-    }
+def _context(state: TelemetryState, install: InstallState, user_id: int | None) -> dict[str, Any]:
+    context = dict(_install_context(state, install))
     if user_id is not None:
-        context["user_id"] = user_id
+        context["user_id"] = _checked_context("user_id", user_id)
     if has_request_context():
-        agent = request.headers.get("User-Agent", "")
-        context["browser_family"] = browser_family(agent)
-        context["device_type"] = device_type(agent)
-    return {key: catalogue.CONTEXT_PROPERTIES[key].check(key, value)
-            for key, value in context.items()}
+        context.update(_agent_context(request.headers.get("User-Agent", "")))
+    return context
+
+
+def _install_context(state: TelemetryState, install: InstallState) -> dict[str, Any]:
+    """The context every event of this install carries, checked once per installation state."""
+    cached = state.install_context
+    if cached is not None and cached[0] is install:
+        return cached[1]
+    context = {key: _checked_context(key, value) for key, value in (
+        ("install_id", install.install_id),
+        ("app_version", state.app.config.get("APP_VERSION", "0.0.0")),
+        ("deployment_type", state.deployment_type),
+    )}
+    state.install_context = (install, context)
+    return context
+
+
+@functools.lru_cache(maxsize=256)
+def _agent_context(user_agent: str) -> dict[str, str]:
+    # Browsers send the same few User-Agent strings over and over: classify each once.
+    return {"browser_family": _checked_context("browser_family", browser_family(user_agent)),
+            "device_type": _checked_context("device_type", device_type(user_agent))}
+
+
+def _checked_context(key: str, value: Any) -> Any:
+    return catalogue.CONTEXT_PROPERTIES[key].check(key, value)
 
 
 def browser_family(user_agent: str) -> str:
@@ -271,7 +314,7 @@ def base_payload(state: TelemetryState, install: InstallState, name: str,
         "first_seen_at": install.first_seen_sent_at or isoformat(now),
         "last_seen_at": isoformat(now),
         "release_channel": state.app.config.get("RELEASE_CHANNEL", "stable"),
-        "deployment_type": deployment_type(state.app.config),
+        "deployment_type": state.deployment_type,
     }
     if name == "base_telemetry.heartbeat":
         attributes["heartbeat_at"] = install.last_heartbeat_at or isoformat(now)
@@ -354,7 +397,8 @@ def _claim_and_send(state, claim, claimed, name, now) -> bool:
     except InstallationWriteError:
         log.warning("telemetry.claim_failed", extra={"event_name": name}, exc_info=True)
         return False
-    if not claimed:
+    sink = state.sink  # read once: shutdown() may clear it from another thread
+    if not claimed or sink is None:
         return False
     try:
         payload = base_payload(state, claimed[0], name, now)
@@ -363,7 +407,7 @@ def _claim_and_send(state, claim, claimed, name, now) -> bool:
         if state.strict:
             raise
         return False
-    return state.sink.emit(LAYER_BASE, name, payload)
+    return sink.emit(LAYER_BASE, name, payload)
 
 
 def next_heartbeat_preview(app: Flask | None = None,

@@ -3,11 +3,17 @@
 Built only when there is somewhere to send to (``GRAFANA_OTLP_ENDPOINT``) or
 ``TELEMETRY_DEBUG`` is on, and never under a kill switch: without a sink no
 exporter, session or socket exists. The OpenTelemetry SDK does the transport
-(``LoggerProvider`` → ``BatchLogRecordProcessor`` → OTLP/HTTP protobuf exporter):
-``emit`` only appends to an in-memory queue and returns; one daemon thread
-exports batches with a short timeout and the exporter's bounded retry. The SDK
-drops the oldest record silently when its queue is full, so we keep our own
-count of pending records and drop (and count) new ones before that happens.
+(``LoggerProvider`` → ``BatchLogRecordProcessor`` → OTLP/HTTP protobuf exporter)
+with a short timeout and the exporter's bounded retry.
+
+``emit`` runs in requests, so it only appends a tuple to a deque (about a
+microsecond): building an SDK log record costs ~30-40 µs of attribute cleaning
+and copying, so a daemon "handoff" thread does that for queued events every
+batch delay. The SDK drops the oldest record silently when its queue is full, so
+we keep our own count of pending records (handoff + SDK queue + in flight) and
+drop (and count) new ones before that happens. Right before each export the sink
+asks ``may_export(layer)`` and drops records whose layer is no longer allowed (an
+opt-out stops detailed analytics already queued).
 """
 
 from __future__ import annotations
@@ -18,7 +24,9 @@ import logging
 import os
 import platform
 import threading
+import time
 import uuid
+from collections import deque
 from typing import Any, Callable, Mapping, Sequence
 
 from .metrics import TelemetryMetrics
@@ -109,6 +117,9 @@ class _CountingExporter:
     def export(self, batch: Sequence[Any]):
         from opentelemetry.sdk._logs.export import LogRecordExportResult
 
+        batch = self._sink._still_allowed(batch)
+        if not batch:
+            return LogRecordExportResult.SUCCESS
         try:
             result = self._inner.export(batch)
         except Exception:  # never let the worker thread die: count and carry on
@@ -140,6 +151,7 @@ class OtlpSink(Sink):
         metrics: TelemetryMetrics,
         on_sent: Callable[[list[dict]], None],
         schedule_delay_millis: float = 1000,
+        may_export: Callable[[str], bool] = lambda layer: True,
     ) -> None:
         from opentelemetry.exporter.otlp.proto.http import Compression
         from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
@@ -149,9 +161,18 @@ class OtlpSink(Sink):
 
         self._metrics = metrics
         self._on_sent = on_sent
+        self._may_export = may_export
         self._max_queue_size = max_queue_size
         self._pending = 0
         self._lock = threading.Lock()
+        # Events waiting for the handoff thread: (time_ns, layer, name, attributes).
+        self._handoff: deque[tuple[int, str, str, Mapping[str, Any]]] = deque()
+        self._handoff_delay = schedule_delay_millis / 1000
+        self._handoff_batch = min(512, max_queue_size)
+        self._wake = threading.Event()
+        self._stopped = False
+        self._handoff_thread: threading.Thread | None = None
+        self._handoff_pid = 0
         self.url = logs_url(endpoint)
         resource = Resource.create({
             "service.name": "timetracker",
@@ -178,27 +199,75 @@ class OtlpSink(Sink):
 
     def emit(self, layer: str, name: str, attributes: Mapping[str, Any]) -> bool:
         with self._lock:
-            if self._pending >= self._max_queue_size:
+            if self._pending >= self._max_queue_size or self._stopped:
                 self._metrics.count(layer, "dropped")
                 return False
             self._pending += 1
-            self._metrics.queue_size.inc()
-        try:
-            self._logger.emit(
-                event_name=name, body=name,
-                attributes={"event.name": name, LAYER_ATTRIBUTE: layer, **attributes},
-            )
-        except Exception:  # the public API never raises into a request
-            log.warning("telemetry.emit_error", exc_info=True)
-            self._done(1)
-            self._metrics.count(layer, "failed")
-            return False
+        self._metrics.queue_size.inc()
+        self._handoff.append((time.time_ns(), layer, name, attributes))
+        if self._handoff_pid != os.getpid():
+            self._start_handoff_thread()
+        elif len(self._handoff) >= self._handoff_batch:
+            self._wake.set()
         return True
+
+    def _start_handoff_thread(self) -> None:
+        # Per process: after a fork the parent's thread does not exist in the child.
+        with self._lock:
+            if self._handoff_pid == os.getpid():
+                return
+            self._handoff_pid = os.getpid()
+            self._handoff_thread = threading.Thread(
+                target=self._handoff_loop, name="telemetry-handoff", daemon=True)
+            self._handoff_thread.start()
+
+    def _handoff_loop(self) -> None:
+        while not self._stopped:
+            self._wake.wait(self._handoff_delay)
+            self._wake.clear()
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        """Turn queued events into SDK log records (the SDK batches and exports them)."""
+        while True:
+            try:
+                time_ns, layer, name, attributes = self._handoff.popleft()
+            except IndexError:
+                return
+            try:
+                self._logger.emit(
+                    timestamp=time_ns, event_name=name, body=name,
+                    attributes={"event.name": name, LAYER_ATTRIBUTE: layer, **attributes},
+                )
+            except Exception:  # never let the thread die: count and carry on
+                log.warning("telemetry.emit_error", exc_info=True)
+                self._done(1)
+                self._metrics.count(layer, "failed")
 
     def _done(self, count: int) -> None:
         with self._lock:
             self._pending -= count
             self._metrics.queue_size.dec(count)
+
+    def _still_allowed(self, batch: Sequence[Any]) -> Sequence[Any]:
+        """The records of ``batch`` whose layer may still leave (consent is re-read per batch)."""
+        allowed = {}
+        kept = []
+        for record in batch:
+            layer = (record.log_record.attributes or {}).get(LAYER_ATTRIBUTE, "analytics")
+            if layer not in allowed:
+                try:
+                    allowed[layer] = bool(self._may_export(layer))
+                except Exception:  # cannot tell: treat as not allowed
+                    log.warning("telemetry.consent_check_error", exc_info=True)
+                    allowed[layer] = False
+            if allowed[layer]:
+                kept.append(record)
+            else:
+                self._metrics.count(layer, "filtered")
+        if len(kept) < len(batch):
+            self._done(len(batch) - len(kept))
+        return kept
 
     def _exported(self, batch: Sequence[Any], success: bool) -> None:
         self._done(len(batch))
@@ -220,16 +289,22 @@ class OtlpSink(Sink):
             return self._pending
 
     def flush(self, timeout_seconds: float) -> bool:
+        self._hand_over()  # in the caller's thread: nothing waits for the next handoff tick
         return self._provider.force_flush(timeout_millis=int(timeout_seconds * 1000))
 
     def shutdown(self, timeout_seconds: float) -> None:
+        with self._lock:
+            self._stopped = True
+        self._wake.set()
+        self._hand_over()
         # BatchLogRecordProcessor.shutdown flushes what is queued; the exporter's own short
         # timeout bounds each attempt, so a dead sink costs at most about that.
         self._provider.shutdown()
 
 
 def build_sink(config: Mapping[str, Any], metrics: TelemetryMetrics,
-               on_sent: Callable[[list[dict]], None]) -> Sink | None:
+               on_sent: Callable[[list[dict]], None],
+               may_export: Callable[[str], bool] = lambda layer: True) -> Sink | None:
     """The sink for this config, or None (kill switch, or neither endpoint nor debug)."""
     if config.get("DO_NOT_TRACK") or config.get("TELEMETRY_DISABLED"):
         return None
@@ -247,4 +322,5 @@ def build_sink(config: Mapping[str, Any], metrics: TelemetryMetrics,
         metrics=metrics,
         on_sent=on_sent,
         schedule_delay_millis=float(config.get("TELEMETRY_BATCH_DELAY_MS", 1000)),
+        may_export=may_export,
     )

@@ -103,6 +103,7 @@ def decode(body: bytes) -> list[dict]:
             for record in scope_logs.log_records:
                 records.append({
                     "event_name": record.event_name,
+                    "time_unix_nano": record.time_unix_nano,
                     "body": any_value(record.body),
                     "attributes": {kv.key: any_value(kv.value) for kv in record.attributes},
                     "resource": resource,
@@ -174,3 +175,30 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02) -> bool:
             return True
         time.sleep(interval)
     return bool(predicate())
+
+
+def main() -> None:
+    """Serve from a child process: prints the URL, then the counts as JSON once stdin closes.
+
+    ``python -m tests.support.otlp --mode ok`` (benchmarks use it so the receiver's
+    decoding never shares a GIL or CPU accounting with the process they measure).
+    """
+    import argparse
+    import json
+    import sys
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mode", choices=MODES, default="ok")
+    parser.add_argument("--slow-seconds", type=float, default=1.0)
+    args = parser.parse_args()
+    receiver = start_receiver(args.mode, keep_records=False, slow_seconds=args.slow_seconds)
+    print(receiver.url, flush=True)
+    sys.stdin.read()  # until the parent closes our stdin
+    print(json.dumps({"requests": receiver.request_count, "records": receiver.record_count}),
+          flush=True)
+    receiver.release.set()  # free hanging handlers so shutdown() returns
+    receiver.stop()
+
+
+if __name__ == "__main__":
+    main()

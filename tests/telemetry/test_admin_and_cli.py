@@ -9,7 +9,7 @@ from sqlalchemy import delete
 
 from app.extensions import db
 from app.telemetry import service
-from app.telemetry.outbox import OUTBOX_MAX_ROWS, TelemetryOutbox, record_sent
+from app.telemetry.outbox import OUTBOX_MAX_ROWS, OUTBOX_ROWS_PER_BATCH, TelemetryOutbox, recent, record_sent
 from tests.conftest import ADMIN_PASSWORD, login
 
 
@@ -101,13 +101,23 @@ def test_cli_status_enable_disable_preview(telemetry_app_factory, otlp_receiver)
     assert set(preview["attributes"]) >= {"install_id", "app_version", "platform", "heartbeat_at"}
 
 
-def test_outbox_keeps_only_the_newest_rows(telemetry_app_factory):
+def test_outbox_keeps_the_newest_of_each_batch_and_only_the_newest_rows(telemetry_app_factory):
     app = telemetry_app_factory()
     _clear_outbox(app)
-    payload = {"event": "auth.logout", "layer": "analytics", "attributes": {"source": "web"}}
-    record_sent(app, [payload] * (OUTBOX_MAX_ROWS + 20))
     from tests.conftest import count_rows
 
+    def batch(first: int, size: int) -> list[dict]:
+        return [{"event": "page.viewed", "layer": "analytics",
+                 "attributes": {"route": f"/r{n}", "source": "web"}} for n in range(first, first + size)]
+
+    record_sent(app, batch(0, OUTBOX_ROWS_PER_BATCH + 30))
+    assert count_rows(app, TelemetryOutbox) == OUTBOX_ROWS_PER_BATCH
+    with app.app_context():
+        routes = [item["payload"]["attributes"]["route"] for item in recent(OUTBOX_ROWS_PER_BATCH)]
+    assert routes[0] == f"/r{OUTBOX_ROWS_PER_BATCH + 29}"  # newest first
+    assert routes[-1] == "/r30"  # the oldest 30 of the batch were not stored
+    for n in range(1, OUTBOX_MAX_ROWS // OUTBOX_ROWS_PER_BATCH + 2):
+        record_sent(app, batch(n * 1000, OUTBOX_ROWS_PER_BATCH))
     assert count_rows(app, TelemetryOutbox) == OUTBOX_MAX_ROWS
 
 
