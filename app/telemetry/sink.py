@@ -113,6 +113,7 @@ class _CountingExporter:
     def __init__(self, inner, sink: "OtlpSink") -> None:
         self._inner = inner
         self._sink = sink
+        self._failing = False
 
     def export(self, batch: Sequence[Any]):
         from opentelemetry.sdk._logs.export import LogRecordExportResult
@@ -125,7 +126,17 @@ class _CountingExporter:
         except Exception:  # never let the worker thread die: count and carry on
             log.warning("telemetry.export_error", exc_info=True)
             result = LogRecordExportResult.FAILURE
-        self._sink._exported(batch, result == LogRecordExportResult.SUCCESS)
+        success = result == LogRecordExportResult.SUCCESS
+        # The exporter logs each failure itself (deduplicated over 20 s); this says when a
+        # failing streak starts and ends, and the counters in /metrics have every batch.
+        if success == self._failing:
+            self._failing = not success
+            if success:
+                log.info("telemetry.export_recovered")
+            else:
+                log.warning("telemetry.export_failing", extra={
+                    "hint": "failures are counted in tt_telemetry_events_total{result=\"failed\"}"})
+        self._sink._exported(batch, success)
         return result
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:

@@ -44,3 +44,37 @@ def test_a_failing_receiver_never_reaches_the_user_and_failures_are_counted(
     assert state.metrics.value("analytics", "failed") >= 3  # login, client.created, page views
     assert state.metrics.value("analytics", "sent") == 0
     assert state.sink.pending() == 0
+
+
+def test_a_failing_streak_is_logged_when_it_starts_and_when_it_ends(
+        telemetry_app_factory, otlp_receiver, caplog):
+    import logging
+
+    from app import track_event
+
+    app = telemetry_app_factory(TELEMETRY_EXPORT_TIMEOUT_SECONDS=0.5)
+    _ready(app)
+    service.flush(5.0, app=app)
+    otlp_receiver.mode = "error500"
+    caplog.clear()
+    caplog.set_level(logging.INFO)
+
+    def batches(count: int) -> None:
+        for _ in range(count):
+            with app.test_request_context("/"):
+                track_event("auth.logout")
+            service.flush(5.0, app=app)
+
+    def lines(name: str) -> int:
+        return sum(record.getMessage() == name for record in caplog.records)
+
+    batches(4)
+    assert app.extensions["telemetry"].metrics.value("analytics", "failed") >= 4
+    assert lines("telemetry.export_failing") == 1
+    assert lines("telemetry.export_recovered") == 0
+    otlp_receiver.mode = "ok"
+    batches(2)
+    assert lines("telemetry.export_recovered") == 1
+    otlp_receiver.mode = "error500"
+    batches(1)
+    assert lines("telemetry.export_failing") == 2
