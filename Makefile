@@ -27,9 +27,11 @@ system-deps:
 test: $(VENV)/.installed system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.installed system-deps
-	$(BIN)/python bench/csv_export.py
-	$(BIN)/python bench/telemetry_sink_faults.py
+# The five scenarios of docs/performance.md; writes bench/results/latest.{md,json}.
+# BENCH_ARGS=--quick for a smoke run, or e.g. BENCH_ARGS="--only 3".
+bench: $(VENV)/.installed
+	bash scripts/install-system-deps.sh bench
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

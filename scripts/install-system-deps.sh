@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
-# Installs the real components the test suite drives (headless Chromium, the
-# Prometheus server and promtool, docker-compose) when they are missing. Needs root and apt; elsewhere it says what to install.
+# Installs the real components the test suite or the benchmarks drive, when missing.
+#   scripts/install-system-deps.sh          tests: headless Chromium, the Prometheus server
+#                                           and promtool, docker-compose
+#   scripts/install-system-deps.sh bench    benchmarks: wrk (PostgreSQL is expected running)
+# Needs root and apt; elsewhere it says what to install.
 set -euo pipefail
 
 need=()
-command -v chromium >/dev/null 2>&1 || need+=(chromium)
-[ -x /usr/bin/prometheus ] || command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
-# Validates the compose files without a Docker engine (tests/deploy/); v1.29 from Debian.
-# --no-install-recommends below keeps it from pulling in docker.io.
-command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+if [ "${1:-test}" = "bench" ]; then
+  command -v wrk >/dev/null 2>&1 || need+=(wrk)
+else
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  [ -x /usr/bin/prometheus ] || command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
+  # Validates the compose files without a Docker engine (tests/deploy/); v1.29 from Debian.
+  # --no-install-recommends below keeps it from pulling in docker.io.
+  command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+fi
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
