@@ -23,23 +23,41 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture
-def live_server(sqlite_template, tmp_path):
-    """The app on a free 127.0.0.1 port, in a thread, on its own SQLite file."""
-    db_path = tmp_path / "e2e.db"
-    shutil.copy(sqlite_template, db_path)
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
-        "DATA_DIR": str(tmp_path / "data"),
-        "LOG_DIR": str(tmp_path / "logs"),
-    })
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", app
-    server.shutdown()
-    thread.join(5)
-    with app.app_context():
-        db.engine.dispose()
+def serve_app(sqlite_template, tmp_path):
+    """A factory: ``serve_app(**config)`` serves the app on a free 127.0.0.1 port, in a
+    thread, on its own copy of the migrated SQLite template; returns (base URL, app)."""
+    from app.telemetry import service
+
+    served = []
+
+    def serve(**config):
+        db_path = tmp_path / f"e2e{len(served)}.db"
+        shutil.copy(sqlite_template, db_path)
+        app = create_app({
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
+            "DATA_DIR": str(tmp_path / "data"),
+            "LOG_DIR": str(tmp_path / "logs"),
+            **config,
+        })
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        served.append((server, thread, app))
+        return f"http://127.0.0.1:{server.server_port}", app
+
+    yield serve
+    for server, thread, app in served:
+        server.shutdown()
+        thread.join(5)
+        service.shutdown(app=app)
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def live_server(serve_app):
+    """The app with its default configuration (see ``serve_app``)."""
+    return serve_app()
 
 
 @pytest.fixture

@@ -4,14 +4,9 @@ reaches a real OTLP receiver; a user gets 403 on /admin/telemetry."""
 from __future__ import annotations
 
 import re
-import shutil
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
-from app import create_app
-from app.extensions import db
 from app.telemetry import service
 from tests.telemetry.conftest import otlp_receiver  # noqa: F401  (the real receiver fixture)
 
@@ -21,29 +16,16 @@ PASSWORD = "browser-pass-123"
 
 
 @pytest.fixture
-def telemetry_server(sqlite_template, tmp_path, otlp_receiver):  # noqa: F811
-    db_path = tmp_path / "e2e.db"
-    shutil.copy(sqlite_template, db_path)
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}", "DATA_DIR": str(tmp_path / "data"),
-        "LOG_DIR": str(tmp_path / "logs"), "SCHEDULER_ENABLED": False,
-        "GRAFANA_OTLP_ENDPOINT": otlp_receiver.url, "TELEMETRY_BATCH_DELAY_MS": 50,
-    })
+def telemetry_server(serve_app, otlp_receiver):  # noqa: F811
+    base, app = serve_app(SCHEDULER_ENABLED=False, GRAFANA_OTLP_ENDPOINT=otlp_receiver.url,
+                          TELEMETRY_BATCH_DELAY_MS=50)
     with app.app_context():
         from app.services.setup import complete_setup
         from app.services.users import create_user
 
         complete_setup(admin_username="chief", admin_password=PASSWORD, allow_analytics=False)
         create_user(username="worker", password=PASSWORD, role="user", timezone="UTC")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", app
-    server.shutdown()
-    thread.join(5)
-    service.shutdown(app=app)
-    with app.app_context():
-        db.engine.dispose()
+    return base, app
 
 
 def _sign_in(page, base, username):
