@@ -210,44 +210,59 @@ def parse_datetime(value: str, name: str) -> datetime:
     return parsed
 
 
-def int_arg(name: str, default: int | None = None, minimum: int = 1,
-            maximum: int = 2**31 - 1) -> int | None:
+def query_arg(name: str, parse, default=None):
+    """The query parameter ``name`` through ``parse``; absent → ``default``.
+
+    ``parse`` raises ValueError with the rest of the sentence ("must be ..."), which
+    becomes a 400 naming the parameter. An empty value is a mistake, not "absent".
+    """
     raw = request.args.get(name)
-    if raw is None:  # an empty value is a mistake, not "absent"
+    if raw is None:
         return default
     try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, f"{name} must be an integer.", "validation_error", name) from None
-    if not minimum <= value <= maximum:
-        raise ApiError(400, f"{name} must be between {minimum} and {maximum}.",
-                       "validation_error", name)
-    return value
+        return parse(raw)
+    except ValueError as exc:
+        raise ApiError(400, f"{name} {exc}", "validation_error", name) from None
 
 
-def date_arg(name: str) -> date | None:
-    raw = request.args.get(name)
-    if raw is None:  # an empty value is a mistake, not "absent"
-        return None
+def int_arg(name: str, default: int | None = None, minimum: int = 1,
+            maximum: int = 2**31 - 1) -> int | None:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError("must be an integer.") from None
+        if not minimum <= value <= maximum:
+            raise ValueError(f"must be between {minimum} and {maximum}.")
+        return value
+
+    return query_arg(name, parse, default)
+
+
+def _parse_date(raw: str) -> date:
     try:
         value = date.fromisoformat(raw)
     except ValueError:
-        raise ApiError(400, f"{name} must be a date (YYYY-MM-DD).", "validation_error",
-                       name) from None
+        raise ValueError("must be a date (YYYY-MM-DD).") from None
     if not 1970 <= value.year <= 2999:
-        raise ApiError(400, f"{name} is out of range.", "validation_error", name)
+        raise ValueError("is out of range.")
     return value
 
 
-def bool_arg(name: str) -> bool | None:
-    raw = request.args.get(name)
-    if raw is None:  # an empty value is a mistake, not "absent"
-        return None
+def _parse_bool(raw: str) -> bool:
     if raw.lower() in {"true", "1", "yes"}:
         return True
     if raw.lower() in {"false", "0", "no"}:
         return False
-    raise ApiError(400, f"{name} must be true or false.", "validation_error", name)
+    raise ValueError("must be true or false.")
+
+
+def date_arg(name: str) -> date | None:
+    return query_arg(name, _parse_date)
+
+
+def bool_arg(name: str) -> bool | None:
+    return query_arg(name, _parse_bool)
 
 
 def paginate(query):
