@@ -2,9 +2,9 @@
 
 One filter function (:func:`report_entries_filter`) serves the reports page,
 the API summary and the CSV export, so the three always agree on which entries
-a report covers. Sums are computed by the database (GROUP BY); Python only
-multiplies the per-rate second totals by their rate, which keeps money exact
-(Decimal) on SQLite, whose SUM of NUMERIC columns would be a float.
+a report covers. Sums are computed by the database (GROUP BY), money as
+integer second-cents (seconds x rate in cents), which stays exact on SQLite,
+whose SUM of NUMERIC columns would be a float; Python divides with Decimal.
 
 Days are the viewer's local calendar days: the range and the ``day`` grouping
 both use ``viewer.timezone``, and the report carries that zone's name. An
@@ -17,7 +17,10 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import and_, case, func, literal_column, select
+from sqlalchemy import (
+    BigInteger, Date, Integer, Interval, and_, case, cast, func, literal, literal_column, select,
+    type_coerce,
+)
 
 from ..extensions import db
 from ..models import Client, Project, Task, TimeEntry, User
@@ -29,7 +32,7 @@ MAX_RANGE_DAYS = 366
 EARLIEST_DAY = date(1970, 1, 1)
 LATEST_DAY = date(2999, 12, 31)
 _CENT = Decimal("0.01")
-_HOUR = Decimal(3600)
+_HOUR_CENTS = Decimal(3600 * 100)  # second-cents in one unit of money
 
 
 @dataclass(frozen=True)
@@ -110,18 +113,21 @@ def report_entries_filter(viewer: User, filters: ReportFilters) -> list:
     if filters.task_id:
         clauses.append(TimeEntry.task_id == filters.task_id)
     if filters.client_id:
-        clauses.append(Project.client_id == filters.client_id)
+        # A subquery, not Project.client_id: callers need not join projects.
+        clauses.append(TimeEntry.project_id.in_(
+            select(Project.id).where(Project.client_id == filters.client_id)))
     if filters.billable is not None:
         clauses.append(TimeEntry.billable.is_(bool(filters.billable)))
     return clauses
 
 
 def _day_bucket(start: date, end: date, tz):
-    """A CASE that maps ``started_at`` to the index of its local day.
+    """A CASE that maps ``started_at`` to the index of its local day (any database).
 
     Comparisons against precomputed UTC day boundaries work identically on
     SQLite (no time zone support) and PostgreSQL, and stay right across DST
-    changes, where a day lasts 23 or 25 hours.
+    changes, where a day lasts 23 or 25 hours. Each row walks the WHENs, so the
+    cost grows with the range: PostgreSQL uses :func:`_day_index_by_offset`.
     """
     days = (end - start).days + 1
     whens = [
@@ -131,74 +137,139 @@ def _day_bucket(start: date, end: date, tz):
     return case(*whens, else_=literal_column(str(days)))
 
 
+def _offset_changes(start: date, end: date, tz) -> list[tuple[datetime, timedelta]]:
+    """(UTC instant, UTC offset from then on) for ``tz`` over the local days ``start``..``end``.
+
+    The first item is the range's start; one more follows each DST (or other
+    offset) change, found to the second by bisection between two midnights.
+    """
+    def offset(instant: datetime) -> timedelta:
+        return instant.astimezone(tz).utcoffset()
+
+    first = day_start_utc(start, tz)
+    changes = [(first, offset(first))]
+    previous = first
+    for i in range(1, (end - start).days + 2):
+        boundary = day_start_utc(start + timedelta(days=i), tz)
+        if offset(boundary) != changes[-1][1]:
+            low, high = previous, boundary  # offset(low) is the old one, offset(high) the new
+            while (high - low) > timedelta(seconds=1):
+                middle = low + (high - low) / 2
+                low, high = (middle, high) if offset(middle) == changes[-1][1] else (low, middle)
+            changes.append((high.replace(microsecond=0), offset(boundary)))
+        previous = boundary
+    return changes
+
+
+def _day_index_by_offset(start: date, end: date, tz):
+    """PostgreSQL: the index of ``started_at``'s local day, as (UTC + offset)::date - start.
+
+    The offset is a CASE over the zone's offset changes within the range (two
+    for a year with DST), so each row does a couple of comparisons and date
+    arithmetic instead of walking one WHEN per day; the offsets come from the
+    same zoneinfo data as :func:`day_start_utc`, so both agree on every day.
+    """
+    changes = _offset_changes(start, end, tz)
+    offset = literal(changes[-1][1], Interval())
+    if len(changes) > 1:
+        offset = case(
+            *((TimeEntry.started_at < changes[i + 1][0], literal(changes[i][1], Interval()))
+              for i in range(len(changes) - 1)),
+            else_=offset,
+        )
+    local_day = cast(TimeEntry.started_at + offset, Date)
+    return type_coerce(local_day - literal(start, Date()), Integer())
+
+
+def _is_postgresql() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
 def summary(viewer: User, filters: ReportFilters, group_by: str = "project") -> Report:
-    """Totals for the filters' date range, grouped by project, client, task, user or day."""
+    """Totals for the filters' date range, grouped by project, client, task, user or day.
+
+    The database sums seconds and second-cents (seconds x the rate in cents, an
+    integer, so exact on SQLite too) per group and billable flag; Python turns
+    second-cents into money with Decimal. Grouped by anything but day, the
+    entries are first summed per (project, task[, user], billable) in one pass
+    over ``time_entries`` alone (the index ``ix_time_entries_report`` covers it),
+    and only those few hundred sums are joined to projects, clients and tasks
+    for their names and rates: joining first costs a hash probe per entry.
+    """
     if group_by not in GROUPINGS:
         raise ValidationError("group_by must be one of: " + ", ".join(GROUPINGS) + ".", "group_by")
     if filters.start is None or filters.end is None:
         raise ValidationError("A report needs a start and an end date.", "start")
     check_range(filters.start, filters.end)
     tz = zone(viewer.timezone)
+    where = and_(TimeEntry.ended_at.is_not(None), *report_entries_filter(viewer, filters))
+
+    if group_by == "day":
+        # A day x project x task grouping would hardly reduce the rows: join per entry.
+        bucket = (_day_index_by_offset if _is_postgresql() else _day_bucket)(
+            filters.start, filters.end, tz)
+        sums = (
+            select(
+                bucket.label("k0"), TimeEntry.project_id, TimeEntry.task_id,
+                TimeEntry.billable, TimeEntry.duration_seconds.label("seconds"),
+            )
+            .where(where)
+            .subquery()
+        )
+        key_cols = [sums.c.k0]
+    else:
+        per_entry_keys = [TimeEntry.user_id] if group_by == "user" else []
+        sums = (
+            select(
+                *per_entry_keys, TimeEntry.project_id, TimeEntry.task_id, TimeEntry.billable,
+                func.sum(TimeEntry.duration_seconds).label("seconds"),
+            )
+            .where(where)
+            .group_by(*per_entry_keys, TimeEntry.project_id, TimeEntry.task_id, TimeEntry.billable)
+            .subquery()
+        )
+        key_cols = {
+            "project": [Project.id, Project.name, Client.name, Project.color],
+            "client": [Client.id, Client.name],
+            "task": [Task.id, Task.name, Project.name],
+            "user": [User.id, User.username, User.display_name],
+        }[group_by]
 
     rate = func.coalesce(Task.hourly_rate, Project.hourly_rate, Client.default_hourly_rate)
-    if group_by == "project":
-        key_cols = [Project.id, Project.name, Client.name, Project.color]
-    elif group_by == "client":
-        key_cols = [Client.id, Client.name]
-    elif group_by == "task":
-        key_cols = [Task.id, Task.name, Project.name]
-    elif group_by == "user":
-        key_cols = [User.id, User.username, User.display_name]
-    else:
-        key_cols = [_day_bucket(filters.start, filters.end, tz)]
-
-    # The per-entry columns go in a subquery and the outer query groups by its
-    # columns: PostgreSQL would not match a GROUP BY on the day CASE (whose
-    # boundaries are bound parameters) with the same CASE in the SELECT.
-    inner = (
+    rate_cents = cast(func.round(rate * 100), BigInteger)
+    query = (
         select(
-            *(col.label(f"k{i}") for i, col in enumerate(key_cols)),
-            TimeEntry.billable.label("billable"),
-            rate.label("rate"),
-            TimeEntry.duration_seconds.label("duration_seconds"),
+            *key_cols, sums.c.billable,
+            func.coalesce(func.sum(sums.c.seconds), 0),
+            func.coalesce(func.sum(sums.c.seconds * rate_cents), 0),
         )
-        .select_from(TimeEntry)
-        .join(Project, Project.id == TimeEntry.project_id)
+        .select_from(sums)
+        .join(Project, Project.id == sums.c.project_id)
         .outerjoin(Client, Client.id == Project.client_id)
-        .outerjoin(Task, Task.id == TimeEntry.task_id)
-        .join(User, User.id == TimeEntry.user_id)
-        .where(
-            and_(
-                TimeEntry.ended_at.is_not(None),
-                *report_entries_filter(viewer, filters),
-            )
-        )
-        .subquery()
+        .outerjoin(Task, Task.id == sums.c.task_id)
     )
-    group_cols = [inner.c[f"k{i}"] for i in range(len(key_cols))] + [inner.c.billable, inner.c.rate]
-    query = select(
-        *group_cols, func.coalesce(func.sum(inner.c.duration_seconds), 0)
-    ).group_by(*group_cols)
+    if group_by == "user":
+        query = query.join(User, User.id == sums.c.user_id)
+    query = query.group_by(*key_cols, sums.c.billable)
 
     groups: dict[str, dict] = {}
     for row in db.session.execute(query):
-        *keys, billable, row_rate, row_seconds = row
+        *keys, billable, row_seconds, second_cents = row
         key, label, color = _describe(group_by, keys, filters.start)
         group = groups.setdefault(
-            key, {"label": label, "color": color, "seconds": 0, "billable": 0, "amount": Decimal(0)}
+            key, {"label": label, "color": color, "seconds": 0, "billable": 0, "second_cents": 0}
         )
         row_seconds = int(row_seconds)
         group["seconds"] += row_seconds
         if billable:
             group["billable"] += row_seconds
-            if row_rate is not None:
-                group["amount"] += Decimal(row_seconds) * Decimal(str(row_rate)) / _HOUR
+            group["second_cents"] += int(second_cents)
 
     if group_by == "day":  # every day of the range, so the line has no gaps
         for i in range((filters.end - filters.start).days + 1):
             day = (filters.start + timedelta(days=i)).isoformat()
             groups.setdefault(
-                day, {"label": day, "color": None, "seconds": 0, "billable": 0, "amount": Decimal(0)}
+                day, {"label": day, "color": None, "seconds": 0, "billable": 0, "second_cents": 0}
             )
         ordered = sorted(groups.items())
     else:
@@ -207,18 +278,26 @@ def summary(viewer: User, filters: ReportFilters, group_by: str = "project") -> 
     rows = [
         ReportRow(
             key=key, label=g["label"], seconds=g["seconds"], billable_seconds=g["billable"],
-            amount=g["amount"].quantize(_CENT), color=g["color"],
+            amount=_money(g["second_cents"]), color=g["color"],
         )
         for key, g in ordered
     ]
-    exact_amount = sum((g["amount"] for g in groups.values()), Decimal(0))
     return Report(
         start=filters.start, end=filters.end, group_by=group_by, timezone=str(tz.key),
         rows=rows,
         total_seconds=sum(r.seconds for r in rows),
         billable_seconds=sum(r.billable_seconds for r in rows),
-        amount=exact_amount.quantize(_CENT),
+        amount=_money(sum(g["second_cents"] for g in groups.values())),
     )
+
+
+def _money(second_cents: int) -> Decimal:
+    """Second-cents as money, rounded once (half to even) from the exact integer total.
+
+    One division per figure: summing already-divided parts would carry their
+    28-digit rounding into totals that are exactly half a cent.
+    """
+    return (Decimal(second_cents) / _HOUR_CENTS).quantize(_CENT)
 
 
 def _describe(group_by: str, keys: list, start: date) -> tuple[str, str, str | None]:

@@ -96,6 +96,8 @@ def test_report_totals_equal_the_sum_of_the_entries(world, data, viewer, first_d
     end = start + timedelta(days=length - 1)
     with app.app_context():
         db.session.execute(delete(TimeEntry))
+        # [seconds, billable seconds, billable seconds x rate]: exact (Decimal products of
+        # integers and 2-place rates); divided by 3600 once, below, as money is.
         expected = defaultdict(lambda: [0, 0, Decimal(0)])
         for spec in entries:
             project = projects[spec["project"]]
@@ -126,7 +128,7 @@ def test_report_totals_equal_the_sum_of_the_entries(world, data, viewer, first_d
                 expected[key][1] += spec["seconds"]
                 rate = _rate(spec["project"], task_index)
                 if rate is not None:
-                    expected[key][2] += Decimal(spec["seconds"]) * rate / 3600
+                    expected[key][2] += Decimal(spec["seconds"]) * rate
         db.session.commit()
 
         viewer_user = db.session.get(User, users[viewer])
@@ -137,7 +139,7 @@ def test_report_totals_equal_the_sum_of_the_entries(world, data, viewer, first_d
     assert report.timezone == VIEWER_ZONES[viewer]
     assert report.total_seconds == sum(v[0] for v in expected.values())
     assert report.billable_seconds == sum(v[1] for v in expected.values())
-    assert report.amount == sum((v[2] for v in expected.values()), Decimal(0)).quantize(
+    assert report.amount == (sum((v[2] for v in expected.values()), Decimal(0)) / 3600).quantize(
         Decimal("0.01"))
     got = {row.key: row for row in report.rows}
     if group_by == "client":  # client keys are ids; map them back to the fixture's names
@@ -152,7 +154,7 @@ def test_report_totals_equal_the_sum_of_the_entries(world, data, viewer, first_d
             continue
         assert got[key].seconds == seconds
         assert got[key].billable_seconds == billable_seconds
-        assert got[key].amount == amount.quantize(Decimal("0.01"))
+        assert got[key].amount == (amount / 3600).quantize(Decimal("0.01"))
     if group_by == "day":
         assert [row.key for row in report.rows] == [
             (start + timedelta(days=i)).isoformat() for i in range(length)
@@ -177,6 +179,63 @@ def test_a_day_is_the_viewers_local_day_across_a_dst_change(world):
                                                       end=date(2026, 10, 26)), "day")
     assert [(r.key, r.seconds) for r in report.rows] == [
         ("2026-10-24", 0), ("2026-10-25", 2400), ("2026-10-26", 0)]
+
+
+def test_a_years_days_follow_both_dst_changes(world):
+    """A year by day (PostgreSQL buckets by UTC offset segments): entries either side of
+    both 2026 changes in Berlin, the repeated hour in October included, land on the
+    local day Python gives them."""
+    app, users = world["app"], world["users"]
+    berlin = ZoneInfo("Europe/Berlin")
+    starts = [
+        datetime(2026, 1, 1, 0, 0, tzinfo=berlin),
+        datetime(2026, 3, 28, 23, 59, tzinfo=berlin),
+        datetime(2026, 3, 29, 1, 59, tzinfo=berlin),  # the last minute of winter time
+        datetime(2026, 3, 29, 3, 0, tzinfo=berlin),  # the first of summer time
+        datetime(2026, 10, 24, 23, 30, tzinfo=berlin),
+        datetime(2026, 10, 25, 2, 30, tzinfo=berlin),  # the repeated hour, first time
+        datetime(2026, 10, 25, 2, 30, fold=1, tzinfo=berlin),  # and second time
+        datetime(2026, 10, 25, 23, 59, tzinfo=berlin),
+        datetime(2026, 12, 31, 23, 59, tzinfo=berlin),
+    ]
+    with app.app_context():
+        for n, when in enumerate(starts):
+            when = when.astimezone(timezone.utc)
+            db.session.add(TimeEntry(
+                user_id=users["admin"], project_id=world["projects"][3]["id"], started_at=when,
+                ended_at=when + timedelta(seconds=60 + n), duration_seconds=60 + n,
+                billable=False, source="manual"))
+        db.session.commit()
+        admin = db.session.get(User, users["admin"])
+        report = reports.summary(admin, ReportFilters(start=date(2026, 1, 1),
+                                                      end=date(2026, 12, 31)), "day")
+    expected = defaultdict(int)
+    for n, when in enumerate(starts):
+        expected[when.astimezone(timezone.utc).astimezone(berlin).date().isoformat()] += 60 + n
+    assert {r.key: r.seconds for r in report.rows if r.seconds} == dict(expected)
+    assert len(report.rows) == 365
+
+
+def test_a_total_of_exactly_half_a_cent_is_rounded_once_from_the_exact_sum(world):
+    """469.785 (Web at 80.50 for 232 s, App at 50 for 33,451 s) rounds half to even to 469.78.
+
+    Adding amounts divided entry by entry (as the property test above once did)
+    lands a hair above the half cent and gives 469.79.
+    """
+    app, users, projects = world["app"], world["users"], world["projects"]
+    with app.app_context():
+        start = datetime(2026, 10, 20, 9, 0, tzinfo=timezone.utc)
+        for project, seconds in ((0, 42), (1, 33451), (0, 167), (0, 23)):
+            db.session.add(TimeEntry(
+                user_id=users["admin"], project_id=projects[project]["id"], started_at=start,
+                ended_at=start + timedelta(seconds=seconds), duration_seconds=seconds,
+                billable=True, source="manual"))
+        db.session.commit()
+        admin = db.session.get(User, users["admin"])
+        report = reports.summary(admin, ReportFilters(start=date(2026, 10, 20),
+                                                      end=date(2026, 10, 20)), "project")
+    assert report.amount == Decimal("469.78")
+    assert sorted(row.amount for row in report.rows) == [Decimal("5.19"), Decimal("464.60")]
 
 
 def test_running_timers_are_not_in_reports(world):
