@@ -1,0 +1,269 @@
+"""Scenario 1 of issue 7, observability overhead: everything off against everything on.
+
+    .venv/bin/python -m bench.obs_overhead [--quick]
+
+One PostgreSQL database and one data directory (migrated, set up with detailed
+analytics opted in, seeded with 9 users, 3 clients, 12 projects and 400 finished
+entries over the last 30 days) are served by two gunicorn instances of the same
+code, both up for the whole run, 2 workers each (``gunicorn.conf.py``, gthread, 4
+threads), differing only in their environment:
+
+- **off**: ``METRICS_ENABLED=false`` (no /metrics, no request hooks for it),
+  ``TELEMETRY_DISABLED=true`` (the kill switch: no sink, no page-view hook),
+  ``LOG_LEVEL=WARNING`` (the per-request INFO access lines and event lines are
+  not written; warnings still are), no ``SENTRY_DSN``;
+- **on**: JSON logs at INFO to stdout and ``LOG_DIR/app.jsonl`` (one access line
+  per request plus event lines), metrics on in multiprocess mode, the telemetry
+  sink pointed at a real OTLP/HTTP receiver (``tests/support/otlp.py``, decoding
+  every protobuf) with the stored opt-in choice, and ``SENTRY_DSN`` pointed at a
+  local receiver (``SENTRY_TRACES_RATE=0``: errors only).
+
+Three loads, each from ``wrk`` in its own process (8 connections):
+
+1. the dashboard ``GET /`` of the signed-in admin (session cookie);
+2. the API list ``GET /api/v1/time-entries`` (admin's Bearer token, page of 50);
+3. timer start/stop: ``POST /api/v1/timer/start`` then ``/stop``, alternating,
+   one user and one connection per wrk thread (``bench/wrk/timer.lua``), 8 users.
+
+Every response outside 2xx is counted (``bench/wrk/report.lua``). Per load, after a
+warm-up of each instance, slices run in the order off, on, on, off (twice in a full
+run) so that a drift of the shared machine hits both alike; throughput is
+requests over time summed over a configuration's slices, p50/p99 the median of its
+slices' wrk percentiles. The check is the on/off throughput ratio, per load and
+overall (geometric mean of the three), against ≥ 0.95. Worker CPU per request
+(from /proc) is reported too: it is less sensitive to other processes on the
+machine than throughput is. ``quick=True`` runs one off/on/on/off block of 2 s
+slices: a smoke run whose figures are not comparable with the target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._common import ROOT, check, postgres_database, print_result, scenario_result  # noqa: E402
+from bench._server import (  # noqa: E402
+    WRK_DIR, app_context, create_api_token, gunicorn_server, http_request, prepare_database,
+    run_wrk, sentry_receiver, sign_in,
+)
+
+NUMBER = 1
+TITLE = "Observability overhead"
+TARGET_RATIO = 0.95
+WORKERS = 2
+CONNECTIONS = 8
+TIMER_USERS = 8  # one per wrk thread for the timer load
+USER_PASSWORD = "bench-user-password-123"
+ENTRIES = 400
+ORDER = ("off", "on", "on", "off")
+
+OFF_ENV = {
+    "METRICS_ENABLED": "false",
+    "TELEMETRY_DISABLED": "true",
+    "LOG_LEVEL": "WARNING",
+}
+
+
+def on_env(otlp_url: str, sentry_dsn: str) -> dict[str, str]:
+    return {
+        "METRICS_ENABLED": "true",
+        "LOG_LEVEL": "INFO",
+        "GRAFANA_OTLP_ENDPOINT": otlp_url,
+        "SENTRY_DSN": sentry_dsn,
+        "SENTRY_TRACES_RATE": "0",
+    }
+
+
+def seed(url: str, data_dir: Path) -> dict:
+    """Users, clients, projects and finished entries through the services (a few seconds)."""
+    from app.services import catalog, entries, users
+
+    now = datetime.now().replace(microsecond=0)
+    with app_context(url, data_dir):
+        admin = users.find_by_username("admin")
+        timer_users = [users.create_user(username=f"bench{i}", password=USER_PASSWORD, role="user")
+                       for i in range(1, TIMER_USERS + 1)]
+        clients = [catalog.create_client(name=f"Client {i}") for i in range(1, 4)]
+        projects = [catalog.create_project(name=f"Project {i}", client_id=clients[i % 3].id,
+                                           billable=i % 4 != 0) for i in range(1, 13)]
+        for i in range(1, 13, 3):
+            catalog.create_task(project_id=projects[i].id, name=f"Task {i}")
+        people = [admin, *timer_users]
+        for i in range(ENTRIES):
+            user = people[0] if i % 4 == 0 else people[1 + i % TIMER_USERS]
+            started = now - timedelta(days=i % 30, hours=1 + i % 7, minutes=i % 50)
+            entries.create_entry(user, project_id=projects[i % len(projects)].id,
+                                 started_at=started, ended_at=started + timedelta(minutes=15 + i % 90),
+                                 notes=f"work item {i}" if i % 3 else None)
+        return {"users": len(people), "clients": len(clients), "projects": len(projects),
+                "entries": ENTRIES, "project_id": projects[0].id,
+                "timer_usernames": [u.username for u in timer_users]}
+
+
+class Target:
+    """One running instance and what the loads need to talk to it."""
+
+    def __init__(self, name: str, server, cookie: str):
+        self.name, self.server, self.cookie = name, server, cookie
+
+    def worker_cpu(self) -> float:
+        return sum(seconds for pid, seconds in self.server.cpu_seconds().items()
+                   if pid != self.server.pid)
+
+
+def loads(admin_token: str, timer_tokens: list[str], project_id: int) -> list[dict]:
+    return [
+        {"name": "dashboard", "path": "/", "threads": 2, "cookie": True},
+        {"name": "api_list", "path": "/api/v1/time-entries", "threads": 2,
+         "headers": {"Authorization": f"Bearer {admin_token}"}},
+        {"name": "timer_start_stop", "path": "/", "threads": CONNECTIONS,
+         "lua": WRK_DIR / "timer.lua",
+         "env": {"WRK_TOKENS": ",".join(timer_tokens), "WRK_PROJECT_ID": str(project_id)},
+         "tokens": timer_tokens},
+    ]
+
+
+def one_slice(target: Target, load: dict, seconds: float) -> dict:
+    headers = dict(load.get("headers", {}))
+    if load.get("cookie"):
+        headers["Cookie"] = target.cookie
+    cpu_before = target.worker_cpu()
+    result = run_wrk(target.server.base_url + load["path"], seconds, CONNECTIONS, load["threads"],
+                     headers=headers, lua_script=load.get("lua"), env=load.get("env"))
+    result["worker_cpu_seconds"] = round(target.worker_cpu() - cpu_before, 3)
+    if load.get("tokens"):  # a slice may end with timers running: stop them for the next one
+        for token in load["tokens"]:
+            http_request(f"{target.server.base_url}/api/v1/timer/stop", method="POST",
+                         headers={"Authorization": f"Bearer {token}"})
+    return result
+
+
+def summarise(slices: list[dict]) -> dict:
+    requests = sum(s["requests"] for s in slices)
+    seconds = sum(s["duration_seconds"] for s in slices)
+    cpu = sum(s["worker_cpu_seconds"] for s in slices)
+    return {
+        "requests": requests,
+        "requests_per_second": round(requests / seconds, 1) if seconds else 0.0,
+        "p50_ms": round(statistics.median(s["p50_ms"] for s in slices), 2),
+        "p99_ms": round(statistics.median(s["p99_ms"] for s in slices), 2),
+        "errors": sum(s["errors"] for s in slices),
+        "non_2xx": sum(s["non_2xx"] for s in slices),
+        "worker_cpu_ms_per_request": round(1000 * cpu / requests, 3) if requests else None,
+        "wrk_cpu_share_max": max(s["wrk_cpu_share"] for s in slices),
+        "slice_rps": [s["requests_per_second"] for s in slices],
+    }
+
+
+def measure(targets: dict[str, Target], load: dict, slice_seconds: float, blocks: int,
+            warmup_seconds: float) -> dict:
+    for target in targets.values():
+        one_slice(target, load, warmup_seconds)
+    slices: dict[str, list[dict]] = {"off": [], "on": []}
+    for _ in range(blocks):
+        for name in ORDER:
+            slices[name].append(one_slice(targets[name], load, slice_seconds))
+    off, on = summarise(slices["off"]), summarise(slices["on"])
+    return {
+        "off": off, "on": on,
+        "throughput_ratio": round(on["requests_per_second"] / off["requests_per_second"], 4),
+        "cpu_per_request_ratio": (round(on["worker_cpu_ms_per_request"]
+                                        / off["worker_cpu_ms_per_request"], 4)
+                                  if off["worker_cpu_ms_per_request"] else None),
+    }
+
+
+def evidence_on(target: Target, otlp, sentry) -> dict:
+    """What shows that "on" really was on: log lines, the scrape, received telemetry."""
+    lines = 0
+    log_file = target.server.log_dir / "app.jsonl"
+    if log_file.exists():
+        with open(log_file, "rb") as handle:
+            lines = sum(1 for _ in handle)
+    status, body = http_request(target.server.base_url + "/metrics")
+    series = sum(1 for line in body.decode().splitlines()
+                 if line.startswith("tt_") and status == 200)
+    return {"app_jsonl_lines": lines, "metrics_status": status, "metrics_tt_samples": series,
+            "otlp_requests": otlp.request_count, "otlp_records": otlp.record_count,
+            "sentry_envelopes": sentry.envelopes}
+
+
+def run(quick: bool = False) -> dict:
+    from tests.support.otlp import start_receiver
+
+    started = time.perf_counter()
+    slice_seconds, blocks, warmup = (2, 1, 1) if quick else (5, 2, 2)
+    figures: dict = {"workers": WORKERS, "connections": CONNECTIONS, "slice_seconds": slice_seconds,
+                     "blocks": blocks, "order": list(ORDER), "off_env": OFF_ENV}
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(postgres_database("tt_bench_obs"))
+        data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tt-obs-")))
+        otlp = start_receiver("ok", keep_records=False)
+        stack.callback(otlp.stop)
+        sentry = stack.enter_context(sentry_receiver())
+        prepare_database(url, data_dir, analytics=True)
+        figures["data"] = data = seed(url, data_dir)
+        admin_token = create_api_token(url, data_dir, "admin")
+        timer_tokens = [create_api_token(url, data_dir, name) for name in data["timer_usernames"]]
+        env_on = on_env(otlp.url, sentry.dsn)
+        figures["on_env"] = {k: v for k, v in env_on.items() if k not in ("SENTRY_DSN",)}
+        targets = {}
+        for name, env in (("off", OFF_ENV), ("on", env_on)):
+            server = stack.enter_context(gunicorn_server(url, data_dir, workers=WORKERS, env=env,
+                                                         name=name, prepare=False))
+            targets[name] = Target(name, server, sign_in(server.base_url))
+        figures["setup_seconds"] = round(time.perf_counter() - started, 1)
+        figures["loads"] = {}
+        for load in loads(admin_token, timer_tokens, data["project_id"]):
+            figures["loads"][load["name"]] = measure(targets, load, slice_seconds, blocks, warmup)
+        time.sleep(1.5)  # let the last telemetry batch reach the receiver
+        figures["on_evidence"] = evidence_on(targets["on"], otlp, sentry)
+
+    per_load = figures["loads"]
+    ratios = [m["throughput_ratio"] for m in per_load.values()]
+    overall = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+    figures["overall_throughput_ratio"] = round(overall, 4)
+    checks = []
+    for name, m in per_load.items():
+        checks.append(check(f"{name}: off requests/s", m["off"]["requests_per_second"], "req/s"))
+        checks.append(check(f"{name}: on requests/s", m["on"]["requests_per_second"], "req/s"))
+        checks.append(check(f"{name}: off p50 / p99", m["off"]["p50_ms"], "ms"))
+        checks[-1].label = f"{name}: off p50 (p99 {m['off']['p99_ms']:g} ms)"
+        checks.append(check(f"{name}: on p50", m["on"]["p50_ms"], "ms"))
+        checks[-1].label = f"{name}: on p50 (p99 {m['on']['p99_ms']:g} ms)"
+        checks.append(check(f"{name}: throughput on/off", m["throughput_ratio"], "×",
+                            at_least=TARGET_RATIO))
+    checks.append(check("overall throughput on/off (geometric mean)", round(overall, 4), "×",
+                        at_least=TARGET_RATIO))
+    bad = sum(m[c]["errors"] + m[c]["non_2xx"] for m in per_load.values() for c in ("off", "on"))
+    checks.append(check("failed requests (socket errors + non-2xx)", bad, "requests", at_most=0))
+    return scenario_result(NUMBER, TITLE, checks, figures,
+                           seconds=round(time.perf_counter() - started, 1))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run (figures not comparable)")
+    args = parser.parse_args(argv)
+    result = run(quick=args.quick)
+    print_result(result)
+    print(f"[{NUMBER}] took {result['seconds']:g} s", flush=True)
+    out = ROOT / "bench" / "results" / "obs_overhead.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
