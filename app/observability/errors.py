@@ -54,12 +54,25 @@ def init_app(app: Flask) -> None:
     import sentry_sdk
     from sentry_sdk.integrations.flask import FlaskIntegration
 
+    traces_rate = app.config["SENTRY_TRACES_RATE"]
     sentry_sdk.init(
         dsn=dsn,
+        # Only the integrations named here (plus the SDK's defaults: logging,
+        # threading, excepthook...). Auto-enabling would add SQLAlchemy's, which
+        # records every query as a breadcrumb and span and walks the stack to find
+        # its source: 0.5-1 ms per query, a quarter of a timer request's CPU
+        # (docs/performance.md, scenario 1). Errors keep their stack traces.
         integrations=[FlaskIntegration(transaction_style="url")],
+        auto_enabling_integrations=False,
         release=app.config["APP_VERSION"],
         environment=app.config["SENTRY_ENVIRONMENT"],
-        traces_sample_rate=app.config["SENTRY_TRACES_RATE"],
+        # A rate of 0 means tracing off, not "sample nothing": with 0.0 the SDK still
+        # builds an unsampled transaction and its spans on every request.
+        traces_sample_rate=traces_rate if traces_rate > 0 else None,
+        # With tracing off the SDK would still add sentry-trace/baggage headers to the
+        # app's outgoing requests (the telemetry sink, OIDC), telling a third party
+        # our Sentry public key, release and trace ids: propagate to no one.
+        trace_propagation_targets=[],
         # sentry-sdk 2.75 deprecates send_default_pii in favour of data_collection;
         # this is send_default_pii=False and stricter: no user info, cookies,
         # bodies, query strings, SQL parameters or local variables, and only the

@@ -163,3 +163,83 @@ def test_scrubbing_removes_addresses_emails_queries_and_headers_but_keeps_times_
     assert scrubbed["request"]["headers"] == {"Accept": "text/html", "X-Request-ID": "abcdefgh1"}
     assert scrubbed["breadcrumbs"]["values"][1]["data"]["entry_id"] == 5
     assert "user" not in scrubbed  # outside a request there is no user to name
+
+
+def _wait_for_events(receiver, timeout: float = 10.0) -> list[dict]:
+    sentry_sdk.flush(timeout=timeout)
+    deadline = time.monotonic() + timeout
+    while not receiver.events() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return receiver.events()
+
+
+def test_no_per_request_tracing_or_query_recording_at_rate_zero_and_errors_keep_their_route(
+        app_factory, sentry_receiver):
+    # Tracing and the SQLAlchemy integration cost a quarter of a request's CPU
+    # (scenario 1 of the benchmarks) for nothing an error report needs.
+    app = app_factory(SENTRY_DSN=sentry_receiver.dsn, SENTRY_TRACES_RATE=0.0,
+                      PROPAGATE_EXCEPTIONS=False)
+    client_options = sentry_sdk.get_client().options
+    assert client_options["traces_sample_rate"] is None
+    assert "sqlalchemy" not in sentry_sdk.get_client().integrations
+    assert "flask" in sentry_sdk.get_client().integrations
+    with app.app_context():
+        complete_setup(admin_username="admin", admin_password=ADMIN_PASSWORD, allow_analytics=False)
+    client = app.test_client()
+    assert login(client, "admin", ADMIN_PASSWORD).status_code == 302
+    assert client.get("/").status_code == 200  # a page that runs queries
+
+    assert client.get(TEST_ERROR_PATH).status_code == 500
+    events = [e for e in _wait_for_events(sentry_receiver)
+              if TEST_ERROR_MESSAGE in json.dumps(e.get("exception", {}))]
+    assert len(events) == 1
+    event = events[0]
+    assert event["transaction"] == TEST_ERROR_PATH
+    frames = event["exception"]["values"][-1]["stacktrace"]["frames"]
+    assert any(frame["function"] == "_raise_test_error" for frame in frames)
+    categories = {crumb.get("category") for crumb in event.get("breadcrumbs", {}).get("values", [])}
+    assert "query" not in categories
+    assert not [item for body in sentry_receiver.bodies
+                for header, _ in parse_envelope(body) if header.get("type") == "transaction"]
+
+
+def test_a_positive_traces_rate_still_sends_transactions(app_factory, sentry_receiver):
+    app = app_factory(SENTRY_DSN=sentry_receiver.dsn, SENTRY_TRACES_RATE=1.0)
+    assert sentry_sdk.get_client().options["traces_sample_rate"] == 1.0
+    assert app.test_client().get("/healthz").status_code == 200
+    sentry_sdk.flush(timeout=10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        kinds = [header.get("type") for body in sentry_receiver.bodies
+                 for header, _ in parse_envelope(body)]
+        if "transaction" in kinds:
+            break
+        time.sleep(0.05)
+    assert "transaction" in kinds
+
+
+def test_outgoing_requests_carry_no_sentry_trace_headers(app_factory, sentry_receiver):
+    # The telemetry sink is a third party: it must not learn our Sentry key or trace ids.
+    from app.telemetry import service
+    from tests.support.otlp import start_receiver
+
+    otlp = start_receiver("ok")
+    try:
+        app = app_factory(SENTRY_DSN=sentry_receiver.dsn, GRAFANA_OTLP_ENDPOINT=otlp.url,
+                          TELEMETRY_BATCH_DELAY_MS=50)
+        with app.app_context():
+            complete_setup(admin_username="admin", admin_password=ADMIN_PASSWORD,
+                           allow_analytics=True)
+        client = app.test_client()
+        assert login(client, "admin", ADMIN_PASSWORD).status_code == 302
+        with client:  # an export started inside a request as well as from the sink's thread
+            assert client.get("/").status_code == 200
+            service.flush(5.0, app=app)
+        service.shutdown(app=app)
+        assert otlp.requests, "nothing reached the OTLP receiver"
+        for received in otlp.requests:
+            assert "sentry-trace" not in received.headers
+            assert "baggage" not in received.headers
+            assert b"publickey123" not in received.raw_body
+    finally:
+        otlp.stop()
