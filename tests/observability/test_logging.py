@@ -88,6 +88,36 @@ def test_the_access_line_names_the_route_template_status_duration_and_user(
     assert "987654" not in text and "secret-note-text" not in text
 
 
+def test_the_user_id_of_a_line_costs_no_query_even_after_a_commit(ready_app, make_user):
+    # A commit expires every attribute of the signed-in user; reading is_authenticated
+    # or id for the access line used to reload the row: one SELECT per request.
+    from flask import g
+    from flask_login import AnonymousUserMixin
+    from sqlalchemy import event
+
+    from app.extensions import db
+    from app.models import User
+    from app.observability.logging import authenticated_user_id
+
+    user_id = make_user("dora")
+    with ready_app.test_request_context("/"):
+        g._login_user = db.session.get(User, user_id)
+        db.session.commit()
+        statements = []
+
+        def record(_conn, _cursor, statement, *_args):
+            statements.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            assert authenticated_user_id() == user_id
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+        assert statements == []
+        g._login_user = AnonymousUserMixin()
+        assert authenticated_user_id() is None
+
+
 def test_unmatched_paths_are_logged_as_one_fixed_route(client, log_dir):
     response = client.get("/wp-admin/setup-config.php?step=1")
     (access,) = [line for line in lines_for(log_dir, response.headers["X-Request-ID"])
