@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from ..services import entries, timer
+from ..services import catalog, entries, timer
 from ..services.errors import ServiceError
 from ..telemetry import track_event
 from ._helpers import project_choices, task_choices, task_project_map
@@ -15,7 +15,7 @@ bp = Blueprint("main", __name__)
 
 
 def _timer_form() -> tuple[TimerStartForm, list]:
-    projects = entries.projects_for_menus()
+    projects = catalog.list_projects()
     form = TimerStartForm(prefix="timer")
     form.project_id.choices = project_choices(projects)
     form.task_id.choices = task_choices(projects)

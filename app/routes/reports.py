@@ -7,7 +7,7 @@ from datetime import date, datetime, timezone
 from flask import Blueprint, abort, flash, render_template, request
 from flask_login import current_user, login_required
 
-from ..services import catalog, entries, exports, reports
+from ..services import catalog, exports, reports
 from ..services import users as user_service
 from ..services.errors import ServiceError
 from ..services.settings import get_settings
@@ -73,7 +73,7 @@ def index():
         flash(exc.message, "error")
         filters, preset = reports.ReportFilters(*reports.this_week(current_user)), "this_week"
         report = reports.summary(current_user, filters, group_by)
-    projects = entries.projects_for_menus(include_archived=True)
+    projects = catalog.list_projects(include_archived=True)
     track_event("report.viewed", {"period_days": (report.end - report.start).days + 1,
                                   "row_count": len(report.rows)})
     return render_template(

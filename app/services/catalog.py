@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload, selectinload
 
 from ..extensions import db
 from ..models import TASK_STATUSES, Client, Project, Task, TimeEntry
@@ -60,7 +61,17 @@ def update_client(client_id, *, name: str, default_hourly_rate=None, archived: b
 
 
 def list_projects(include_archived: bool = False) -> list[Project]:
-    query = select(Project).order_by(func.lower(Project.name))
+    """Projects by name, each with its client and tasks loaded (two queries).
+
+    Every page that lists projects shows their client, and the menus their tasks:
+    loaded lazily that was one query per project (534 queries, 390 ms, on the
+    dashboard with 500 projects; bench/data_scale.py).
+    """
+    query = (
+        select(Project)
+        .options(joinedload(Project.client), selectinload(Project.tasks))
+        .order_by(func.lower(Project.name))
+    )
     if not include_archived:
         query = query.where(Project.archived.is_(False))
     return list(db.session.scalars(query))
