@@ -143,6 +143,7 @@ def one_slice(target: Target, load: dict, seconds: float) -> dict:
                      headers=headers, lua_script=load.get("lua"), env=load.get("env"))
     result["worker_cpu_seconds"] = round(target.worker_cpu() - cpu_before, 3)
     if load.get("tokens"):  # a slice may end with timers running: stop them for the next one
+        time.sleep(0.3)  # requests wrk left in flight finish first (a late start would stay)
         for token in load["tokens"]:
             http_request(f"{target.server.base_url}/api/v1/timer/stop", method="POST",
                          headers={"Authorization": f"Bearer {token}"})

@@ -53,6 +53,7 @@ def init_app(app: Flask) -> None:
         return
     import sentry_sdk
     from sentry_sdk.integrations.flask import FlaskIntegration
+    from sentry_sdk.integrations.threading import ThreadingIntegration
 
     traces_rate = app.config["SENTRY_TRACES_RATE"]
     sentry_sdk.init(
@@ -62,7 +63,11 @@ def init_app(app: Flask) -> None:
         # records every query as a breadcrumb and span and walks the stack to find
         # its source: 0.5-1 ms per query, a quarter of a timer request's CPU
         # (docs/performance.md, scenario 1). Errors keep their stack traces.
-        integrations=[FlaskIntegration(transaction_style="url")],
+        # gunicorn's gthread worker submits every request to a thread pool: with
+        # scope propagation the SDK would copy two scopes per request, which the
+        # Flask integration replaces at once with the request's own.
+        integrations=[FlaskIntegration(transaction_style="url"),
+                      ThreadingIntegration(propagate_scope=False)],
         auto_enabling_integrations=False,
         release=app.config["APP_VERSION"],
         environment=app.config["SENTRY_ENVIRONMENT"],

@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -96,10 +97,24 @@ def log_event(name: str, /, **fields: Any) -> None:
 
 
 class JsonLineFormatter(JsonFormatter):
-    """python-json-logger formatter producing our fixed field layout."""
+    """python-json-logger formatter producing our fixed field layout.
+
+    One instance serves both handlers (stdout and the file): the line formatted for
+    the first is reused by the second instead of being built twice (a JSON line
+    costs ~40 µs, every request writes at least one).
+    """
 
     def __init__(self) -> None:
         super().__init__(json_ensure_ascii=False)
+        self._last = threading.local()  # per thread: (record, line) of the last format
+
+    def format(self, record: logging.LogRecord) -> str:
+        last = getattr(self._last, "value", None)
+        if last is not None and last[0] is record:
+            return last[1]
+        line = super().format(record)
+        self._last.value = (record, line)
+        return line
 
     def add_fields(self, log_data: dict[str, Any], record: logging.LogRecord,
                    message_dict: dict[str, Any]) -> None:

@@ -230,3 +230,24 @@ def test_rotation_with_several_writer_processes_loses_and_mangles_no_line(tmp_pa
         # A file can exceed the limit only by lines written while another worker rotated.
         assert file.stat().st_size <= 20_000 + workers * 400
     assert seen == {(str(w), n) for w in range(workers) for n in range(per_worker)}
+
+
+def test_a_line_is_formatted_once_for_stdout_and_the_file(app, log_dir, capsys, monkeypatch):
+    from pythonjsonlogger.json import JsonFormatter
+
+    calls = []
+    original = JsonFormatter.format
+
+    def counting(self, record):
+        calls.append(record)
+        return original(self, record)
+
+    monkeypatch.setattr(JsonFormatter, "format", counting)
+    with app.app_context():
+        app.logger.warning("formatted once")
+    out_lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()
+                 if line.startswith("{")]
+    file_lines = read_log_lines(log_dir)
+    assert [line["message"] for line in out_lines] == ["formatted once"]
+    assert out_lines == file_lines
+    assert len(calls) == 1
