@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import re
 import socket
 import threading
@@ -243,3 +244,19 @@ def test_outgoing_requests_carry_no_sentry_trace_headers(app_factory, sentry_rec
             assert b"publickey123" not in received.raw_body
     finally:
         otlp.stop()
+
+
+def test_access_lines_are_not_kept_as_breadcrumbs(app_factory, sentry_receiver):
+    # Logged after the view, cleared before the next request: never part of an event.
+    from sentry_sdk.integrations.logging import _IGNORED_LOGGERS
+
+    from app.observability.logging import ACCESS_LOGGER
+
+    app = app_factory(SENTRY_DSN=sentry_receiver.dsn)
+    assert ACCESS_LOGGER in _IGNORED_LOGGERS
+    with app.test_request_context("/"):
+        sentry_sdk.get_isolation_scope().clear_breadcrumbs()
+        logging.getLogger(ACCESS_LOGGER).info("request", extra={"route": "/"})
+        logging.getLogger("app.events").info("project.created", extra={"project_id": 4})
+        crumbs = list(sentry_sdk.get_isolation_scope()._breadcrumbs)
+    assert [crumb.get("category") for crumb in crumbs] == ["app.events"]
