@@ -18,9 +18,11 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
 from sqlalchemy import (
-    BigInteger, Date, Integer, Interval, and_, case, cast, func, literal, literal_column, select,
-    type_coerce,
+    BigInteger, Date, Integer, Interval, and_, bindparam, case, cast, func, literal, literal_column,
+    select, type_coerce,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.elements import Grouping
 
 from ..extensions import db
 from ..models import Client, Project, Task, TimeEntry, User
@@ -181,6 +183,40 @@ def _day_index_by_offset(start: date, end: date, tz):
     return type_coerce(local_day - literal(start, Date()), Integer())
 
 
+# Marks "no rate" in the arrays of :func:`_rate_cents_by_id`: an array with a NULL in it is
+# walked element by element on every subscript, one without is indexed directly. No
+# NUMERIC(12, 2) rate in cents comes near it.
+_NO_RATE = -(2**62)
+
+
+def _rate_cents(rate):
+    return cast(func.round(rate * 100), BigInteger)
+
+
+def _rate_cents_by_id():
+    """PostgreSQL: (project, task) rates in cents as two bigint[] parameters indexed by id.
+
+    A project's rate falls back to its client's; a task's is its own or ``_NO_RATE``
+    (then the entry's project rate applies), the same COALESCE the joins compute.
+    Ids come from sequences, so the arrays are about as long as the tables.
+    """
+    def dense(pairs) -> list[int]:
+        pairs = list(pairs)
+        values = [_NO_RATE] * max((ident for ident, _ in pairs), default=0)
+        for ident, cents in pairs:
+            if cents is not None:
+                values[ident - 1] = int(cents)
+        return values
+
+    projects = db.session.execute(
+        select(Project.id, _rate_cents(func.coalesce(Project.hourly_rate, Client.default_hourly_rate)))
+        .outerjoin(Client, Client.id == Project.client_id))
+    tasks = db.session.execute(select(Task.id, _rate_cents(Task.hourly_rate)))
+    # Grouping: PostgreSQL subscripts a cast parameter only in parentheses, ($1::BIGINT[])[i].
+    return (Grouping(bindparam("project_rate_cents", dense(projects), type_=ARRAY(BigInteger))),
+            Grouping(bindparam("task_rate_cents", dense(tasks), type_=ARRAY(BigInteger))))
+
+
 def _is_postgresql() -> bool:
     return db.session.get_bind().dialect.name == "postgresql"
 
@@ -204,10 +240,29 @@ def summary(viewer: User, filters: ReportFilters, group_by: str = "project") -> 
     tz = zone(viewer.timezone)
     where = and_(TimeEntry.ended_at.is_not(None), *report_entries_filter(viewer, filters))
 
-    if group_by == "day":
+    rate = func.coalesce(Task.hourly_rate, Project.hourly_rate, Client.default_hourly_rate)
+    if group_by == "day" and _is_postgresql():
+        # Day x project x task hardly reduces the rows, so every entry needs its rate: an
+        # array subscript by project and task id costs far less than three hash joins
+        # (a year of 500,000 entries: 714 -> 308 ms in SQL, see the commit message).
+        project_cents, task_cents = _rate_cents_by_id()
+        entry_cents = func.coalesce(
+            func.nullif(task_cents[TimeEntry.task_id], _NO_RATE),
+            func.nullif(project_cents[TimeEntry.project_id], _NO_RATE),
+        )
+        bucket = _day_index_by_offset(filters.start, filters.end, tz).label("k0")
+        query = (
+            select(
+                bucket, TimeEntry.billable,
+                func.coalesce(func.sum(TimeEntry.duration_seconds), 0),
+                func.coalesce(func.sum(TimeEntry.duration_seconds * entry_cents), 0),
+            )
+            .where(where)
+            .group_by(bucket, TimeEntry.billable)
+        )
+    elif group_by == "day":
         # A day x project x task grouping would hardly reduce the rows: join per entry.
-        bucket = (_day_index_by_offset if _is_postgresql() else _day_bucket)(
-            filters.start, filters.end, tz)
+        bucket = _day_bucket(filters.start, filters.end, tz)
         sums = (
             select(
                 bucket.label("k0"), TimeEntry.project_id, TimeEntry.task_id,
@@ -235,22 +290,21 @@ def summary(viewer: User, filters: ReportFilters, group_by: str = "project") -> 
             "user": [User.id, User.username, User.display_name],
         }[group_by]
 
-    rate = func.coalesce(Task.hourly_rate, Project.hourly_rate, Client.default_hourly_rate)
-    rate_cents = cast(func.round(rate * 100), BigInteger)
-    query = (
-        select(
-            *key_cols, sums.c.billable,
-            func.coalesce(func.sum(sums.c.seconds), 0),
-            func.coalesce(func.sum(sums.c.seconds * rate_cents), 0),
+    if group_by != "day" or not _is_postgresql():
+        query = (
+            select(
+                *key_cols, sums.c.billable,
+                func.coalesce(func.sum(sums.c.seconds), 0),
+                func.coalesce(func.sum(sums.c.seconds * _rate_cents(rate)), 0),
+            )
+            .select_from(sums)
+            .join(Project, Project.id == sums.c.project_id)
+            .outerjoin(Client, Client.id == Project.client_id)
+            .outerjoin(Task, Task.id == sums.c.task_id)
         )
-        .select_from(sums)
-        .join(Project, Project.id == sums.c.project_id)
-        .outerjoin(Client, Client.id == Project.client_id)
-        .outerjoin(Task, Task.id == sums.c.task_id)
-    )
-    if group_by == "user":
-        query = query.join(User, User.id == sums.c.user_id)
-    query = query.group_by(*key_cols, sums.c.billable)
+        if group_by == "user":
+            query = query.join(User, User.id == sums.c.user_id)
+        query = query.group_by(*key_cols, sums.c.billable)
 
     groups: dict[str, dict] = {}
     for row in db.session.execute(query):
