@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 
 from ._common import ROOT
 
@@ -55,7 +56,7 @@ def run_scenario(number: int, quick: bool) -> dict:
         if process.returncode != 0:
             return {"number": number, "title": module, "error": f"exit status {process.returncode}",
                     "checks": [], "figures": {}, "seconds": seconds}
-        result = json.load(open(out.name))
+        result = json.loads(Path(out.name).read_text())
     result["seconds"] = seconds
     if not quick:  # smoke figures never replace measured ones
         (RESULTS / f"{module}.json").write_text(json.dumps(result, indent=2) + "\n")
