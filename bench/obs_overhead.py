@@ -237,12 +237,13 @@ def run(quick: bool = False) -> dict:
     figures["overall_throughput_ratio"] = round(overall, 4)
     checks = []
     for name, m in per_load.items():
-        checks.append(check(f"{name}: off requests/s", m["off"]["requests_per_second"], "req/s"))
-        checks.append(check(f"{name}: on requests/s", m["on"]["requests_per_second"], "req/s"))
-        checks.append(check(f"{name}: off p50 / p99", m["off"]["p50_ms"], "ms"))
-        checks[-1].label = f"{name}: off p50 (p99 {m['off']['p99_ms']:g} ms)"
-        checks.append(check(f"{name}: on p50", m["on"]["p50_ms"], "ms"))
-        checks[-1].label = f"{name}: on p50 (p99 {m['on']['p99_ms']:g} ms)"
+        for config in ("off", "on"):
+            figures_of = m[config]
+            checks.append(check(f"{name}, {config}: requests/s", figures_of["requests_per_second"],
+                                "req/s"))
+            checks.append(check(f"{name}, {config}: p50", figures_of["p50_ms"], "ms"))
+            checks.append(check(f"{name}, {config}: p99", figures_of["p99_ms"], "ms"))
+        checks.append(check(f"{name}: worker CPU per request on/off", m["cpu_per_request_ratio"], "×"))
         checks.append(check(f"{name}: throughput on/off", m["throughput_ratio"], "×",
                             at_least=TARGET_RATIO))
     checks.append(check("overall throughput on/off (geometric mean)", round(overall, 4), "×",

@@ -104,14 +104,14 @@ class MultiProcessExposition:
         stamps: dict[int, float] = {}
         seen = set()
         # Directory order, as MultiProcessCollector's glob: floats then add up in the same order.
-        for entry in os.scandir(self._path):
-            if not entry.name.endswith(".db"):
-                continue
-            data, inode = _read_file(entry.path)
+        with os.scandir(self._path) as entries:
+            names = [(entry.path, entry.name) for entry in entries if entry.name.endswith(".db")]
+        for path, name in names:
+            data, inode = _read_file(path)
             if data is None:  # a dead worker's live gauge file, removed meanwhile
                 continue
-            seen.add(entry.path)
-            index = self._index(entry.path, entry.name, data, inode)
+            seen.add(path)
+            index = self._index(path, name, data, inode)
             if not index.slots:
                 continue
             numbers = index.unpack.unpack_from(data, 0)
