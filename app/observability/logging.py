@@ -27,7 +27,8 @@ from filelock import FileLock
 from flask import Flask, g, request
 from flask.logging import default_handler
 from pythonjsonlogger.json import JsonFormatter
-from sqlalchemy import inspect as sa_inspect
+
+from ..auth import authenticated_user_id  # noqa: F401  (re-exported for errors.py)
 
 APP_LOGGER = "app"  # Flask names app.logger after the import name of the package
 ACCESS_LOGGER = "app.access"
@@ -314,24 +315,6 @@ def duration_seconds() -> float | None:
     """Seconds since this request started (None before our first hook ran)."""
     started = g.get("_tt_started")
     return None if started is None else time.perf_counter() - started
-
-
-def authenticated_user_id() -> int | None:
-    """The id of the user this request authenticated, without loading one just for logs.
-
-    Flask-Login's ``g._login_user`` holds either the anonymous user or one that the
-    session or token loader accepted (both refuse inactive accounts). The id comes
-    from the instance's identity key, never from its attributes: after a commit
-    they are all expired, and ``is_authenticated`` (``User.active``) or ``id`` would
-    cost a SELECT per request, a tenth of a timer request's CPU.
-    """
-    user = g.get("_login_user")
-    if user is None or getattr(user, "is_anonymous", True):
-        return None
-    state = sa_inspect(user, raiseerr=False)
-    if state is not None and state.identity:
-        return state.identity[0]
-    return getattr(user, "id", None)  # not (yet) persisted: reading it loads nothing
 
 
 def _log_access(status: int) -> None:

@@ -67,9 +67,9 @@ def _feature_flag_rows() -> list[dict[str, Any]]:
 def _current_user_id() -> int | None:
     if not has_request_context():
         return None
-    from flask_login import current_user
+    from ..auth import authenticated_user_id  # no SELECT after a commit (see there)
 
-    return current_user.id if getattr(current_user, "is_authenticated", False) else None
+    return authenticated_user_id()
 
 
 def track_event(name: str, properties: dict[str, Any] | None = None, *,
