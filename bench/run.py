@@ -23,7 +23,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ._common import ROOT
+from ._common import ROOT, print_result
 
 SCENARIOS = {  # number → module in bench/
     1: "obs_overhead",
@@ -128,7 +128,10 @@ def main() -> int:
     args = parser.parse_args()
     numbers = [int(n) for n in args.only.split(",") if n] or sorted(SCENARIOS)
     started = time.monotonic()
-    results = [run_scenario(n, args.quick) for n in numbers]
+    results = []
+    for number in numbers:
+        results.append(run_scenario(number, args.quick))
+        print_result(results[-1])
     report = {"generated_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
               "commit": commit(), "quick": args.quick, "machine": machine(),
               "seconds": round(time.monotonic() - started, 1), "scenarios": results}

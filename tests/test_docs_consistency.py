@@ -31,3 +31,12 @@ def test_configuration_doc_lists_every_variable():
     text = (ROOT / "docs" / "configuration.md").read_text()
     missing = {name for name in _variables_read_by_config() if f"`{name}`" not in text}
     assert not missing, f"document these in docs/configuration.md: {sorted(missing)}"
+
+
+def test_performance_doc_shows_the_latest_bench_table():
+    """docs/performance.md carries bench/results/latest.md verbatim (bench/run.py writes both)."""
+    latest = ROOT / "bench" / "results" / "latest.md"
+    doc = (ROOT / "docs" / "performance.md").read_text()
+    begin, end = "<!-- bench:latest:begin -->", "<!-- bench:latest:end -->"
+    published = doc[doc.index(begin) + len(begin):doc.index(end)].strip()
+    assert published == latest.read_text().strip(), "run `make bench` (it refreshes both)"
