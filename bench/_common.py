@@ -10,7 +10,9 @@ its own: ``.venv/bin/python -m bench.<module>``.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import json
 import math
 import os
 import resource
@@ -26,6 +28,8 @@ from typing import Any, Iterator
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+RESULTS = ROOT / "bench" / "results"
 
 # The maintenance database of the PostgreSQL the benchmarks use (trust auth on CI machines).
 PG_ADMIN_DSN = os.environ.get("BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -65,6 +69,27 @@ def print_result(result: dict[str, Any]) -> None:
         verdict = "" if c["met"] is None else ("  met" if c["met"] else "  MISSED")
         print(f"[{result['number']}] {c['label']}: {c['value']:g} {c['unit']}"
               f"{'  (target ' + c['target'] + ')' if c['target'] else ''}{verdict}", flush=True)
+
+
+def save_result(module: str, result: dict[str, Any]) -> Path:
+    """``bench/results/<module>.json``: a scenario's latest measured figures."""
+    out = RESULTS / f"{module}.json"
+    out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    return out
+
+
+def run_alone(module: str, run, description: str, argv: list[str] | None = None) -> int:
+    """``python -m bench.<module> [--quick]``: run one scenario, print its rows, and save
+    its figures (not for a quick run: smoke figures never replace measured ones)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="a smoke run (figures not comparable)")
+    quick = parser.parse_args(argv).quick
+    result = run(quick=quick)
+    print_result(result)
+    print(f"[{result['number']}] took {result['seconds']:g} s", flush=True)
+    if not quick:
+        print(f"wrote {save_result(module, result)}")
+    return 0
 
 
 @contextlib.contextmanager

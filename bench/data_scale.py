@@ -36,21 +36,20 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import (  # noqa: E402
-    ROOT, check, percentile, postgres_database, print_result, rss_mib, scenario_result,
+    ROOT, check, percentile, postgres_database, rss_mib, run_alone, scenario_result,
 )
 
 TITLE = "Data at scale"
@@ -377,13 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.export_child:
         export_child(*args.export_child)
         return 0
-    result = run(quick=args.quick)
-    print_result(result)
-    print(f"[4] scenario time: {result['seconds']:g} s", flush=True)
-    out = ROOT / "bench" / "results" / "data_scale.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, default=str) + "\n")
-    return 0
+    return run_alone("data_scale", run, parser.description, ["--quick"] if args.quick else [])
 
 
 if __name__ == "__main__":

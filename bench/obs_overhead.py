@@ -38,9 +38,7 @@ slices: a smoke run whose figures are not comparable with the target.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
 import math
 import statistics
 import sys
@@ -52,7 +50,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import ROOT, check, postgres_database, print_result, scenario_result  # noqa: E402
+from bench._common import check, postgres_database, run_alone, scenario_result  # noqa: E402
 from bench._server import (  # noqa: E402
     WRK_DIR, app_context, create_api_token, gunicorn_server, http_request, prepare_database,
     run_wrk, sentry_receiver, sign_in,
@@ -255,16 +253,7 @@ def run(quick: bool = False) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a smoke run (figures not comparable)")
-    args = parser.parse_args(argv)
-    result = run(quick=args.quick)
-    print_result(result)
-    print(f"[{NUMBER}] took {result['seconds']:g} s", flush=True)
-    out = ROOT / "bench" / "results" / "obs_overhead.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out}")
-    return 0
+    return run_alone("obs_overhead", run, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

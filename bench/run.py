@@ -23,7 +23,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ._common import ROOT, print_result
+from ._common import RESULTS, ROOT, print_result, save_result
 
 SCENARIOS = {  # number → module in bench/
     1: "obs_overhead",
@@ -32,7 +32,6 @@ SCENARIOS = {  # number → module in bench/
     4: "data_scale",
     5: "scrape_cost",
 }
-RESULTS = ROOT / "bench" / "results"
 DOC = ROOT / "docs" / "performance.md"
 BEGIN, END = "<!-- bench:latest:begin -->", "<!-- bench:latest:end -->"
 
@@ -59,7 +58,7 @@ def run_scenario(number: int, quick: bool) -> dict:
         result = json.loads(Path(out.name).read_text())
     result["seconds"] = seconds
     if not quick:  # smoke figures never replace measured ones
-        (RESULTS / f"{module}.json").write_text(json.dumps(result, indent=2) + "\n")
+        save_result(module, result)
     return result
 
 

@@ -21,10 +21,8 @@ scrapes 60 times instead of 400: a smoke run.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import http.client
-import json
 import re
 import statistics
 import sys
@@ -36,7 +34,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import ROOT, check, percentile, postgres_database, print_result, scenario_result  # noqa: E402
+from bench._common import check, percentile, postgres_database, run_alone, scenario_result  # noqa: E402
 from bench._server import gunicorn_server, http_request  # noqa: E402
 
 NUMBER = 5
@@ -150,16 +148,7 @@ def run(quick: bool = False) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a smoke run (figures not comparable)")
-    args = parser.parse_args(argv)
-    result = run(quick=args.quick)
-    print_result(result)
-    print(f"[{NUMBER}] took {result['seconds']:g} s", flush=True)
-    out = ROOT / "bench" / "results" / "scrape_cost.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out}")
-    return 0
+    return run_alone("scrape_cost", run, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

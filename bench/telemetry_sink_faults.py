@@ -19,17 +19,15 @@ process; "refused" is a port nothing listens on). Two measurements:
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import gc
-import json
 import re
 import statistics
 import sys
 import tempfile
 import time
 
-from ._common import ROOT, check, percentile, print_result, rss_mib, scenario_result
+from ._common import check, percentile, rss_mib, run_alone, scenario_result
 from ._receiver import child_receiver
 
 MODES = ("ok", "refused", "hang", "slow500")
@@ -150,16 +148,8 @@ def _drops_check(figures: dict):
     return check("drops missing from /metrics", mismatches, "events", at_most=0)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    result = run(parser.parse_args().quick)
-    print_result(result)
-    for mode in MODES:
-        print(mode, json.dumps(result["figures"][mode]))
-    out = ROOT / "bench" / "results" / "telemetry_sink_faults.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    return 0
+def main(argv: list[str] | None = None) -> int:
+    return run_alone("telemetry_sink_faults", run, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

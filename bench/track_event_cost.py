@@ -14,14 +14,12 @@ reported as the process CPU time beyond the timed calls, divided by the events.
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import sys
 import tempfile
 import time
 
-from ._common import ROOT, check, percentile, print_result, scenario_result
+from ._common import check, percentile, run_alone, scenario_result
 from ._receiver import child_receiver
 
 BURST = 500
@@ -96,14 +94,8 @@ def run(quick: bool = False) -> dict:
                            seconds=round(time.monotonic() - started, 1))
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    result = run(parser.parse_args().quick)
-    print_result(result)
-    out = ROOT / "bench" / "results" / "track_event_cost.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    return 0
+def main(argv: list[str] | None = None) -> int:
+    return run_alone("track_event_cost", run, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":
