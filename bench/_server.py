@@ -23,7 +23,6 @@ wrk's own count treats a 302 to the login page as a success).
 from __future__ import annotations
 
 import contextlib
-import gzip
 import http.cookiejar
 import json
 import os
@@ -32,13 +31,11 @@ import resource
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -422,42 +419,13 @@ def _parse_wrk_text(stdout: str) -> dict[str, Any]:
 # -- a local Sentry ----------------------------------------------------------------
 
 
-@dataclass
-class SentryReceiver:
-    dsn: str
-    envelopes: int = 0
-    events: int = 0
-    _server: ThreadingHTTPServer | None = None
-
-
 @contextlib.contextmanager
-def sentry_receiver() -> Iterator[SentryReceiver]:
-    """A DSN host on 127.0.0.1 counting envelopes and their ``event`` items."""
-    receiver = SentryReceiver(dsn="")
+def sentry_receiver() -> Iterator[Any]:
+    """A DSN host on 127.0.0.1 (tests/support/sentry.py) keeping the envelopes it receives."""
+    from tests.support.sentry import SentryReceiver
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server API)
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            if self.headers.get("Content-Encoding") == "gzip":
-                body = gzip.decompress(body)
-            receiver.envelopes += 1
-            receiver.events += sum(b'"type":"event"' in line.replace(b" ", b"")
-                                   for line in body.splitlines())
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"{}")
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    receiver._server = server
-    receiver.dsn = f"http://benchkey@127.0.0.1:{server.server_address[1]}/1"
-    threading.Thread(target=server.serve_forever, name="sentry-receiver", daemon=True).start()
+    receiver = SentryReceiver()
     try:
         yield receiver
     finally:
-        server.shutdown()
-        server.server_close()
+        receiver.close()

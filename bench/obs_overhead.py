@@ -195,7 +195,7 @@ def evidence_on(target: Target, otlp, sentry) -> dict:
                  if line.startswith("tt_") and status == 200)
     return {"app_jsonl_lines": lines, "metrics_status": status, "metrics_tt_samples": series,
             "otlp_requests": otlp.request_count, "otlp_records": otlp.record_count,
-            "sentry_envelopes": sentry.envelopes}
+            "sentry_envelopes": len(sentry.bodies)}
 
 
 def run(quick: bool = False) -> dict:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 import re
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import sentry_sdk
@@ -17,64 +14,13 @@ import sentry_sdk
 from app.observability.errors import SERVER_NAME, TEST_ERROR_MESSAGE, TEST_ERROR_PATH, scrub_event
 from app.services.setup import complete_setup
 from tests.conftest import ADMIN_PASSWORD, login
+from tests.support.sentry import SentryReceiver, parse_envelope
 
 USERNAME = "zelda-sentinel-user"
 EMAIL = "zelda.sentinel@example.org"
 PASSWORD = "Sentinel-Password-7731"
 CLIENT_IP = "203.0.113.77"
 FORWARDED_IP = "198.51.100.23"
-
-
-def parse_envelope(body: bytes) -> list[tuple[dict, bytes]]:
-    """Sentry envelope: a header line, then (item header line, payload) pairs."""
-    lines = body.split(b"\n", 1)
-    rest = lines[1] if len(lines) > 1 else b""
-    items = []
-    while rest.strip():
-        header_line, _, rest = rest.partition(b"\n")
-        header = json.loads(header_line)
-        if "length" in header:
-            payload, rest = rest[: header["length"]], rest[header["length"] + 1:]
-        else:
-            payload, _, rest = rest.partition(b"\n")
-        items.append((header, payload))
-    return items
-
-
-class SentryReceiver:
-    """Collects the envelopes POSTed to ``/api/<project>/envelope/``."""
-
-    def __init__(self) -> None:
-        self.bodies: list[bytes] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server API)
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if self.headers.get("Content-Encoding") == "gzip":
-                    body = gzip.decompress(body)
-                receiver.bodies.append(body)
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.dsn = f"http://publickey123@127.0.0.1:{self.server.server_address[1]}/1"
-
-    def events(self) -> list[dict]:
-        # Besides "event" items the SDK can send sessions and client reports: only events count.
-        return [json.loads(payload) for body in self.bodies
-                for header, payload in parse_envelope(body) if header.get("type") == "event"]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -200,7 +146,7 @@ def test_no_per_request_tracing_or_query_recording_at_rate_zero_and_errors_keep_
     assert any(frame["function"] == "_raise_test_error" for frame in frames)
     categories = {crumb.get("category") for crumb in event.get("breadcrumbs", {}).get("values", [])}
     assert "query" not in categories
-    assert not [item for body in sentry_receiver.bodies
+    assert not [header for body in sentry_receiver.bodies
                 for header, _ in parse_envelope(body) if header.get("type") == "transaction"]
 
 
