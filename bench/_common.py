@@ -16,7 +16,6 @@ import json
 import math
 import os
 import resource
-import socket
 import sys
 import time
 import urllib.request
@@ -30,6 +29,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 RESULTS = ROOT / "bench" / "results"
+
+from tests.support import free_port  # noqa: E402,F401  (re-exported for the scenarios)
 
 # The maintenance database of the PostgreSQL the benchmarks use (trust auth on CI machines).
 PG_ADMIN_DSN = os.environ.get("BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -106,12 +107,6 @@ def postgres_database(prefix: str = "tt_bench") -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_http(url: str, timeout: float = 30.0) -> None:

@@ -15,7 +15,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ import time
 import requests
 
 from tests.deploy.conftest import REPO
+from tests.support import free_port
 
 START_SECONDS = 40
 
@@ -95,14 +95,8 @@ def test_the_image_runs_as_a_user_with_its_volumes_and_paths():
     assert "/healthz" in runtime["HEALTHCHECK"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_the_start_command_migrates_serves_and_passes_its_health_check(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = image_environment()
     env.update({
         "HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": "2",

@@ -16,7 +16,6 @@ import json
 import math
 import re
 import shutil
-import socket
 import subprocess
 import time
 from contextlib import contextmanager
@@ -27,6 +26,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.deploy.conftest import REPO, generate_traffic, load_yaml, require_tool, running_app
+from tests.support import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -37,12 +37,6 @@ GRAFANA_MACROS = {"$__rate_interval": "1m", "$__range": "5m", "$__interval": "1s
 # Metrics another part of the app only exposes once it has something to count.
 OPTIONAL_PREFIX = "tt_telemetry_"
 METRIC_NAME = re.compile(r"\b(tt_[a-z0-9_]+|up)\b")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _dashboard_queries() -> list[tuple[str, str]]:
@@ -101,7 +95,7 @@ def prometheus(sqlite_template, tmp_path_factory):
     # A telemetry sink on a closed local port: base telemetry's first_seen export fails
     # and is counted, so the telemetry panels have series to show (nothing leaves 127.0.0.1).
     with running_app(sqlite_template, tmp_path / "app", METRICS_TOKEN=METRICS_TOKEN,
-                     GRAFANA_OTLP_ENDPOINT=f"http://127.0.0.1:{_free_port()}",
+                     GRAFANA_OTLP_ENDPOINT=f"http://127.0.0.1:{free_port()}",
                      TELEMETRY_EXPORT_TIMEOUT_SECONDS=0.5) as live:
         generate_traffic(live.url)
         _wait_for_telemetry_counts(live.url)
@@ -135,7 +129,7 @@ def running_prometheus(binary: str, live, tmp_path, token: str):
     """/usr/bin/prometheus with the repo's config, laid out as /etc/prometheus in the container."""
     etc = tmp_path / "etc-prometheus"
     etc.mkdir()
-    port = _free_port()
+    port = free_port()
     config = load_yaml("prometheus/prometheus.yml")
     config["global"]["scrape_interval"] = "1s"
     config["global"]["scrape_timeout"] = "1s"

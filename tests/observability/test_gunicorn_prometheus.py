@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import textwrap
@@ -20,11 +18,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import require_or_skip
-from tests.observability.conftest import free_port, read_log_lines
+from tests.observability.conftest import read_log_lines
+from tests.support.gunicorn import ROOT, free_port, gunicorn_env, run_setup, serving, stop_process
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "scrape-token-for-tests"
 WORKERS = 3
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
@@ -63,48 +61,14 @@ def gunicorn_server(sqlite_template, tmp_path_factory):
     shutil.copy(sqlite_template, database)
     multiproc_dir = folder / "prometheus-multiproc"
     multiproc_dir.mkdir()
-    port = free_port()
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("SENTRY_", "PROMETHEUS_", "METRICS_", "LOG_"))}
-    env.update({
-        "DATABASE_URL": f"sqlite:///{database}", "DATA_DIR": str(folder / "data"),
-        "LOG_DIR": str(folder / "logs"), "HOST": "127.0.0.1", "PORT": str(port),
-        "WEB_CONCURRENCY": str(WORKERS), "PROMETHEUS_MULTIPROC_DIR": str(multiproc_dir),
-        "METRICS_TOKEN": TOKEN, "SCHEDULER_ENABLED": "false", "TELEMETRY_DISABLED": "true",
-    })
+    env = gunicorn_env(folder, database, workers=WORKERS,
+                       PROMETHEUS_MULTIPROC_DIR=str(multiproc_dir), METRICS_TOKEN=TOKEN)
     subprocess.run([sys.executable, "-c", _STALE_RUN], env=env, cwd=ROOT, check=True)
     assert list(multiproc_dir.glob("counter_*.db"))
-    subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "app", "setup", "--admin-username", "admin",
-         "--admin-password-stdin"],
-        input="gunicorn-admin-password\n", text=True, env=env, cwd=ROOT, check=True,
-        capture_output=True,
-    )
-    output = open(folder / "gunicorn.out", "wb")
-    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"],
-                               env=env, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
-    base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:  # wait until it serves; /readyz so that /healthz counts stay ours
-        try:
-            if get(f"{base_url}/readyz", timeout=2)[0] == 200:
-                break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            process.wait()
-            output.close()
-            raise AssertionError("gunicorn did not start:\n" + (folder / "gunicorn.out").read_text())
-        time.sleep(0.2)
-    yield {"base_url": base_url, "port": port, "log_dir": folder / "logs", "folder": folder}
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    output.close()
+    run_setup(env)
+    with serving(env, folder) as base_url:
+        yield {"base_url": base_url, "port": int(env["PORT"]), "log_dir": folder / "logs",
+               "folder": folder}
 
 
 def test_counters_sum_over_all_workers_whichever_worker_answers_the_scrape(gunicorn_server):
@@ -181,10 +145,5 @@ def test_a_real_prometheus_scrapes_the_app_and_serves_the_counts_back(gunicorn_s
         status, body = get(f"http://127.0.0.1:{port}/api/v1/query?query={info}")
         assert json.loads(body)["data"]["result"][0]["metric"]["version"]
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=20)
         log.close()

@@ -18,7 +18,6 @@ that send a million events).
 from __future__ import annotations
 
 import gzip
-import socket
 import sys
 import threading
 import time
@@ -30,6 +29,8 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
 )
+
+from . import free_port
 
 MODES = ("ok", "error500", "slow500", "hang", "refused")
 
@@ -119,14 +120,6 @@ class _QuietServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-def _unused_port_url() -> str:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()  # nothing listens there now: connections are refused
-    return f"http://127.0.0.1:{port}"
-
-
 def start_receiver(mode: str = "ok", *, keep_records: bool = True,
                    slow_seconds: float = 1.0) -> OtlpReceiver:
     """Start a receiver in ``mode`` on a free loopback port; call ``stop()`` when done."""
@@ -134,7 +127,7 @@ def start_receiver(mode: str = "ok", *, keep_records: bool = True,
         raise ValueError(f"mode must be one of {MODES}")
     receiver = OtlpReceiver(mode=mode, keep_records=keep_records, slow_seconds=slow_seconds)
     if mode == "refused":
-        receiver.url = _unused_port_url()
+        receiver.url = f"http://127.0.0.1:{free_port()}"  # nothing listens: refused
         return receiver
 
     class Handler(BaseHTTPRequestHandler):
