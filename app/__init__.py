@@ -16,7 +16,6 @@ from . import observability
 from .extensions import csrf, db, limiter, login_manager, migrate
 from .observability import log_event  # noqa: F401  (re-exported: `from app import log_event`)
 from . import telemetry
-from .telemetry import identify_user, track_event, track_page_view  # noqa: F401  (re-exported)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -61,10 +60,11 @@ def create_app(config: Mapping[str, Any] | object | None = None) -> Flask:
 
 
 def _start_scheduler(app: Flask) -> None:
-    """One APScheduler per process; the daily heartbeat is claimed per day under a file lock."""
+    """One APScheduler per process; a lease in the database lets one process send each base
+    event."""
     if app.config.get("TESTING") or not app.config.get("SCHEDULER_ENABLED", True):
         return
-    from .utils.scheduled_tasks import start_scheduler
+    from .telemetry.jobs import start_scheduler
 
     start_scheduler(app)
 

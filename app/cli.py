@@ -44,6 +44,28 @@ def setup_command(admin_username, admin_password_stdin, admin_email, company_nam
         "Setup complete: admin account created; detailed analytics "
         + ("enabled." if analytics else "disabled.")
     )
+    _deliver_first_seen()
+
+
+def _deliver_first_seen() -> None:
+    """Wait (bounded) for base_telemetry.first_seen before this short-lived process exits.
+
+    It is recorded as sent only once the receiver acknowledged it; when the sink cannot
+    be reached in time, nothing is recorded and a running server sends it within
+    ``TELEMETRY_BASE_INTERVAL_SECONDS`` (docs/telemetry/architecture.md).
+    """
+    from . import telemetry
+
+    client = telemetry.client()
+    if client is None or client.consumer is None:
+        return
+    client.flush(float(client.app.config.get("TELEMETRY_EXPORT_TIMEOUT_SECONDS", 2.0)) * 3)
+    client.invalidate()
+    if client.state().first_seen_sent_at:
+        click.echo("base telemetry: first_seen delivered.")
+    else:
+        click.echo("base telemetry: first_seen not delivered yet; the running server retries "
+                   "it every minute.")
 
 
 @click.command("create-token")

@@ -17,6 +17,20 @@ class Settings(db.Model):
     # (treated as off), True = an admin opted in, False = an admin opted out.
     allow_analytics = db.Column(db.Boolean, nullable=True)
     setup_completed_at = db.Column(UTCDateTime, nullable=True)
+    # Install state: this row is its one owner, shared by every process and replica
+    # (installation.json in DATA_DIR mirrors it; app/telemetry/store.py changes it,
+    # always with conditional UPDATEs).
+    install_id = db.Column(db.String(36), nullable=True)  # random UUID4, set once
+    analytics_changed_by = db.Column(db.String(80), nullable=True)
+    analytics_changed_at = db.Column(UTCDateTime, nullable=True)
+    # Base telemetry: recorded only after the receiver acknowledged the event. A
+    # process that is sending holds a short lease (``*_claimed_until``) so no other
+    # sends the same event meanwhile; a lease left by a crash simply expires.
+    first_seen_sent_at = db.Column(UTCDateTime, nullable=True)
+    first_seen_claimed_until = db.Column(UTCDateTime, nullable=True)
+    last_heartbeat_day = db.Column(db.Date, nullable=True)  # UTC day of the last heartbeat
+    last_heartbeat_at = db.Column(UTCDateTime, nullable=True)
+    heartbeat_claimed_until = db.Column(UTCDateTime, nullable=True)
     updated_at = db.Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
     __table_args__ = (db.CheckConstraint("id = 1", name="single_row"),)

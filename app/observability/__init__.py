@@ -19,8 +19,9 @@ __all__ = ["current_request_id", "init_app", "log_event"]
 
 def init_app(app: Flask) -> None:
     """Install logging, request ids and access lines, ``/metrics``, and Sentry (when configured)."""
-    from . import errors, logging as obs_logging, metrics
+    from . import domain, errors, logging as obs_logging, metrics
 
     obs_logging.init_app(app)
     metrics.init_app(app)
     errors.init_app(app)
+    domain.init_app(app)

@@ -23,6 +23,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import click
 from filelock import FileLock
 from flask import Flask, g, request
 from flask.logging import default_handler
@@ -140,14 +141,18 @@ class JsonLineFormatter(JsonFormatter):
 
 
 class _StdoutHandler(logging.StreamHandler):
-    """Writes to whatever ``sys.stdout`` is at emit time (test runners swap it)."""
+    """Writes to whatever ``sys.stdout`` is at emit time (test runners swap it).
+
+    Inside a ``flask`` command the lines go to stderr instead: there stdout is the
+    command's answer (``TOKEN=$(flask create-token admin)`` must get the token alone).
+    """
 
     def __init__(self) -> None:
         super().__init__(sys.stdout)
 
     @property
     def stream(self):  # type: ignore[override]
-        return sys.stdout
+        return sys.stderr if click.get_current_context(silent=True) is not None else sys.stdout
 
     @stream.setter
     def stream(self, _value) -> None:

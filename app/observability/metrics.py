@@ -103,24 +103,11 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
-def time_entry_created(source: str) -> None:
-    """Count one created time entry (``source``: ``timer`` or ``manual``)."""
-    metrics = _current_metrics()
-    if metrics is not None:
-        metrics.time_entries_created_total.labels(source=source).inc()
-
-
 def add_collector(app: Flask, collector: Any) -> None:
     """Add a scrape-time collector (an object with ``collect()``) to ``/metrics``."""
     metrics = app.extensions.get(EXTENSION_KEY)
     if metrics is not None:
         metrics.extra_collectors.append(collector)
-
-
-def _current_metrics() -> AppMetrics | None:
-    if not has_app_context():
-        return None
-    return current_app.extensions.get(EXTENSION_KEY)
 
 
 def _count_request(response):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template, request
+from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError
+
+from .. import events
 
 ERROR_PAGES = {
     400: ("Bad request", "The request could not be understood."),
@@ -24,6 +26,20 @@ def register_blueprints(app: Flask) -> None:
                    tokens, api):
         app.register_blueprint(module.bp)
     _register_error_pages(app)
+    app.before_request(_mark_event_source)
+    app.teardown_request(_reset_event_source)
+
+
+def _mark_event_source() -> None:
+    """What services announce during this request came from the API or the web UI."""
+    g.event_source_token = events.set_source(
+        events.SOURCE_API if request.blueprint == "api" else events.SOURCE_WEB)
+
+
+def _reset_event_source(_exc=None) -> None:
+    token = g.pop("event_source_token", None)
+    if token is not None:
+        events.reset_source(token)
 
 
 def _error_page(status: int, title: str | None = None, message: str | None = None):

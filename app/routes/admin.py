@@ -10,7 +10,6 @@ from ..services import settings as settings_service
 from ..services import users as user_service
 from ..services.errors import NotFound, ServiceError
 from ..services.validation import timezone_names
-from ..telemetry import track_event
 from ._helpers import attach_error
 from .forms import ResetPasswordForm, SettingsForm, UserCreateForm, UserEditForm
 
@@ -101,19 +100,36 @@ def settings():
     if request.method == "POST":
         if form.validate_on_submit():
             try:
+                stored_choice = current.allow_analytics
                 settings_service.update_settings(
                     company_name=form.company_name.data,
                     default_timezone=form.default_timezone.data,
-                    currency=form.currency.data,
-                    allow_analytics=form.allow_analytics.data,
-                    changed_by=f"user:{current_user.id} (settings)",
+                    currency=form.currency.data, actor=current_user,
                 )
+                _save_analytics_choice(bool(form.allow_analytics.data), stored_choice)
             except ServiceError as exc:
                 attach_error(form, exc)
             else:
-                track_event("settings.updated",
-                            {"analytics_enabled": bool(form.allow_analytics.data)})
                 flash("Settings saved.", "success")
                 return redirect(url_for("admin.settings"))
         return render_template("admin/settings.html", form=form), 400
     return render_template("admin/settings.html", form=form)
+
+
+def _save_analytics_choice(wanted: bool, stored: bool | None) -> None:
+    """The consent checkbox goes to the telemetry client, the one writer of consent.
+
+    An unticked box on a form saved for another reason is not an opt-out of a choice
+    never made: "not asked yet" stays so until the box is ticked.
+    """
+    if stored is None and not wanted:
+        return
+    from ..telemetry import client
+    from ..telemetry.store import StoreUnavailable
+
+    try:
+        client().set_consent(wanted, changed_by=f"user:{current_user.id} (settings)",
+                             actor=current_user)
+    except StoreUnavailable:
+        raise ServiceError("The analytics choice could not be saved (the database is "
+                           "unavailable); nothing was changed.", "allow_analytics") from None

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..auth import admin_required
-from ..telemetry import service
+from ..telemetry import client
 from ..telemetry.catalogue import EVENTS
-from ..telemetry.installation import InstallationWriteError
 from ..telemetry.outbox import recent
+from ..telemetry.store import StoreUnavailable
 
 bp = Blueprint("admin_telemetry", __name__, url_prefix="/admin/telemetry")
 
@@ -19,14 +19,10 @@ bp = Blueprint("admin_telemetry", __name__, url_prefix="/admin/telemetry")
 @bp.get("")
 @admin_required
 def telemetry():
-    state = current_app.extensions[service.EXTENSION_KEY]
-    install = state.installation.read()
-    preview = service.next_heartbeat_preview()
+    telemetry_client = client()
     return render_template(
-        "admin/telemetry.html",
-        base=service.base_layer_state(), analytics=service.analytics_layer_state(),
-        install=install, preference=service.get_telemetry_preference(),
-        next_heartbeat=json.dumps(preview, indent=2, sort_keys=True),
+        "admin/telemetry.html", status=telemetry_client.status(),
+        next_heartbeat=json.dumps(telemetry_client.preview(), indent=2, sort_keys=True),
         sent=[dict(item, payload=json.dumps(item["payload"], indent=2, sort_keys=True))
               for item in recent(50)],
         catalogue=sorted(EVENTS.values(), key=lambda event: (event.layer, event.name)),
@@ -43,14 +39,11 @@ def set_detailed_analytics():
         return redirect(url_for(".telemetry")), 303
     enabled = wanted == "on"
     try:
-        service.set_telemetry_preference(enabled, changed_by=f"user:{current_user.id} (admin page)")
-    except InstallationWriteError:
-        flash("The choice could not be saved: installation.json is not writable.", "error")
+        client().set_consent(enabled, changed_by=f"user:{current_user.id} (admin page)",
+                             actor=current_user)
+    except StoreUnavailable:
+        flash("The choice could not be saved: the database is unavailable.", "error")
         return redirect(url_for(".telemetry")), 303
-    if enabled:
-        from ..telemetry import track_event
-
-        track_event("telemetry.preference_changed", {"enabled": True})
     flash("Detailed analytics " + ("turned on." if enabled else "turned off."), "success")
     return redirect(url_for(".telemetry")), 303
 

@@ -13,7 +13,6 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..extensions import limiter
-from ..telemetry import track_event
 from ..services import users as user_service
 from ..services.errors import ServiceError
 from ..services.validation import timezone_names
@@ -21,11 +20,6 @@ from ._helpers import attach_error
 from .forms import LoginForm, PasswordChangeForm, ProfileForm
 
 bp = Blueprint("auth", __name__)
-
-
-# Telemetry gets a fixed reason, never what was typed.
-_FAILURE_REASONS = {"unknown_user": "bad_credentials", "bad_password": "bad_credentials",
-                    "inactive": "inactive"}
 
 
 def oidc_enabled() -> bool:
@@ -98,12 +92,10 @@ def login():
             g.login_failed = True
             # The reason is logged; the username typed is not (it may be a password).
             current_app.logger.info("login failed", extra={"reason": exc.reason})
-            track_event("auth.login_failed", {"reason": _FAILURE_REASONS.get(exc.reason, "other")})
             flash("Invalid username or password.", "error")
             status = 401
         else:
             login_user(user, remember=form.remember.data)
-            track_event("auth.login", {"method": "password"}, user_id=user.id)
             return redirect(_safe_next(request.args.get("next")) or url_for("main.dashboard"))
     elif form.is_submitted():
         status = 400
@@ -113,7 +105,7 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    track_event("auth.logout")
+    user_service.record_logout(current_user)
     logout_user()
     flash("You have been signed out.", "info")
     return redirect(url_for("auth.login"))
@@ -147,9 +139,8 @@ def oidc_callback():
     if not user.is_active:
         flash("This account is deactivated.", "error")
         return redirect(url_for("auth.login"))
-    user_service.record_login(user)
+    user_service.record_login(user, method="oidc")
     login_user(user)
-    track_event("auth.login", {"method": "oidc"}, user_id=user.id)
     return redirect(url_for("main.dashboard"))
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import login_required
+from flask_login import current_user, login_required
 
 from ..auth import admin_required
 from ..services import catalog
 from ..services.errors import NotFound, ServiceError
-from ..telemetry import track_event
 from ._helpers import attach_error, options
 from .forms import ClientForm, ProjectForm, TaskForm
 
@@ -55,8 +54,7 @@ def _client_form(client):
             fields = dict(name=form.name.data, default_hourly_rate=form.default_hourly_rate.data)
             try:
                 if client is None:
-                    catalog.create_client(**fields)
-                    track_event("client.created")
+                    catalog.create_client(actor=current_user, **fields)
                 else:
                     catalog.update_client(client.id, archived=form.archived.data, **fields)
             except ServiceError as exc:
@@ -111,9 +109,7 @@ def _project_form(project):
             )
             try:
                 if project is None:
-                    project = catalog.create_project(**fields)
-                    track_event("project.created", {"billable": bool(project.billable),
-                                                    "has_client": project.client_id is not None})
+                    project = catalog.create_project(actor=current_user, **fields)
                 else:
                     catalog.update_project(project.id, archived=form.archived.data, **fields)
             except ServiceError as exc:
@@ -147,12 +143,11 @@ def create_task(project_id: int):
         try:
             catalog.create_task(
                 project_id=project.id, name=form.name.data, status=form.status.data,
-                hourly_rate=form.hourly_rate.data,
+                hourly_rate=form.hourly_rate.data, actor=current_user,
             )
         except ServiceError as exc:
             attach_error(form, exc)
         else:
-            track_event("task.created")
             flash("Task added.", "success")
             return redirect(url_for("catalog.project_detail", project_id=project.id))
     return (

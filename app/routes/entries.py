@@ -9,7 +9,6 @@ from ..extensions import db
 from ..services import catalog, entries
 from ..services import users as user_service
 from ..services.errors import ServiceError
-from ..telemetry import track_event
 from ._helpers import attach_error, options, project_choices, task_choices, task_project_map
 from .forms import EntryFilterForm, EntryForm
 
@@ -77,9 +76,6 @@ def new_entry():
             except ServiceError as exc:
                 attach_error(form, exc)
             else:
-                track_event("time_entry.created", {
-                    "duration_seconds": entry.duration_seconds or 0,
-                    "billable": bool(entry.billable), "entry_source": "manual"})
                 flash("Time entry added.", "success")
                 return redirect(url_for("entries.list_entries"))
     return _render_form(form, projects, None, status)
@@ -109,8 +105,6 @@ def edit_entry(entry_id: int):
             except ServiceError as exc:
                 attach_error(form, exc)
             else:
-                track_event("time_entry.updated",
-                            {"duration_seconds": entry.duration_seconds or 0})
                 flash("Time entry saved.", "success")
                 return redirect(url_for("entries.list_entries"))
     return _render_form(form, projects, entry, status)
@@ -123,7 +117,6 @@ def delete_entry(entry_id: int):
         entries.delete_entry(current_user, entry_id)
     except ServiceError:
         abort(404)
-    track_event("time_entry.deleted")
     flash("Time entry deleted.", "success")
     return redirect(url_for("entries.list_entries"))
 

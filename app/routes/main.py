@@ -7,7 +7,6 @@ from flask_login import current_user, login_required
 
 from ..services import catalog, entries, timer
 from ..services.errors import ServiceError
-from ..telemetry import track_event
 from ._helpers import project_choices, task_choices, task_project_map
 from .forms import TimerStartForm
 
@@ -64,7 +63,6 @@ def start_timer():
     except ServiceError as exc:
         flash(exc.message, "error")
         return _render_dashboard(form, projects, 400)
-    track_event("timer.started", {"has_task": bool(form.task_id.data)})
     flash("Timer started.", "success")
     return redirect(url_for("main.dashboard"))
 
@@ -78,7 +76,6 @@ def stop_timer():
         # A second click or a stale tab: nothing to stop, nothing lost.
         flash(exc.message, "info")
     else:
-        track_event("timer.stopped", {"duration_seconds": entry.duration_seconds})
         minutes = entry.duration_seconds // 60
         flash(f"Timer stopped: {minutes // 60} h {minutes % 60:02d} min recorded.", "success")
     return redirect(url_for("main.dashboard"))

@@ -12,7 +12,6 @@ from ..services import users as user_service
 from ..services.errors import ServiceError
 from ..services.settings import get_settings
 from ..services.validation import zone
-from ..telemetry import track_event
 from .api.entries import csv_response
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
@@ -74,8 +73,6 @@ def index():
         filters, preset = reports.ReportFilters(*reports.this_week(current_user)), "this_week"
         report = reports.summary(current_user, filters, group_by)
     projects = catalog.list_projects(include_archived=True)
-    track_event("report.viewed", {"period_days": (report.end - report.start).days + 1,
-                                  "row_count": len(report.rows)})
     return render_template(
         "reports/index.html", report=report, filters=filters, preset=preset, presets=PRESETS,
         group_by=group_by, group_labels=GROUP_LABELS, projects=projects,
@@ -99,7 +96,6 @@ def export_csv():
         chunks = exports.csv_chunks(current_user, filters)
     except ServiceError:
         abort(400)
-    track_event("export.csv")
     return csv_response(chunks)
 
 

@@ -10,7 +10,6 @@ from wtforms.validators import InputRequired, Length
 
 from ..services import api_tokens
 from ..services.errors import ServiceError
-from ..telemetry import track_event
 
 bp = Blueprint("tokens", __name__, url_prefix="/profile/tokens")
 
@@ -37,7 +36,6 @@ def create():
     except ServiceError as exc:
         flash(exc.message, "error")
         return redirect(url_for("auth.profile"))
-    track_event("api_token.created")
     # Rendered directly, never flashed: a flash would put the secret in the
     # session cookie. no-store keeps it out of caches and the back button.
     response = make_response(render_template("auth/token_created.html", issued=issued))

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from .. import events
 from ..extensions import db
 from ..models import ApiToken, User
 from ..models.types import utcnow
@@ -59,6 +60,7 @@ def create_token(user: User, name: str | None) -> IssuedToken:
     )
     db.session.add(token)
     db.session.commit()
+    events.announce(events.api_token_created, actor=user, token=token)
     return IssuedToken(token=token, secret=secret)
 
 

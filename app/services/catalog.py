@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
+from .. import events
 from ..extensions import db
 from ..models import TASK_STATUSES, Client, Project, Task, TimeEntry
 from .errors import Conflict, NotFound, ValidationError, commit_or_conflict
@@ -36,14 +37,15 @@ def _check_client_name_free(name: str, exclude_id: int | None = None) -> None:
         raise Conflict("A client with that name already exists.", "name")
 
 
-def create_client(*, name: str, default_hourly_rate=None) -> Client:
-    """Create a client; names are unique (case-insensitively)."""
+def create_client(*, name: str, default_hourly_rate=None, actor=None) -> Client:
+    """Create a client; names are unique (case-insensitively). ``actor``: who did it."""
     name = clean_name(name)
     rate = clean_rate(default_hourly_rate, "default_hourly_rate")
     _check_client_name_free(name)
     client = Client(name=name, default_hourly_rate=rate, archived=False)
     db.session.add(client)
     commit_or_conflict("A client with that name already exists.", "name")
+    events.announce(events.client_created, actor=actor, client=client)
     return client
 
 
@@ -111,7 +113,8 @@ def _check_project_name_free(name: str, client_id: int | None, exclude_id: int |
 
 
 def create_project(
-    *, name: str, client_id=None, billable: bool = True, hourly_rate=None, color: str | None = None
+    *, name: str, client_id=None, billable: bool = True, hourly_rate=None, color: str | None = None,
+    actor=None,
 ) -> Project:
     """Create a project, optionally for a client; names are unique per client."""
     name = clean_name(name)
@@ -125,6 +128,7 @@ def create_project(
     )
     db.session.add(project)
     commit_or_conflict("This client already has a project with that name.", "name")
+    events.announce(events.project_created, actor=actor, project=project)
     return project
 
 
@@ -173,7 +177,8 @@ def clean_status(status: str | None) -> str:
     return status
 
 
-def create_task(*, project_id, name: str, status: str = "todo", hourly_rate=None) -> Task:
+def create_task(*, project_id, name: str, status: str = "todo", hourly_rate=None,
+                actor=None) -> Task:
     """Create a task in a project; names are unique per project."""
     project = get_bookable_project(project_id)
     name = clean_name(name)
@@ -184,6 +189,7 @@ def create_task(*, project_id, name: str, status: str = "todo", hourly_rate=None
     task = Task(project=project, name=name, status=status, hourly_rate=rate)
     db.session.add(task)
     commit_or_conflict("This project already has a task with that name.", "name")
+    events.announce(events.task_created, actor=actor, task=task)
     return task
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload
 from ..extensions import db
 from ..models import SOURCE_MANUAL, Project, TimeEntry, User
 from ..models.types import utcnow
-from ..observability import metrics
+from .. import events
 from .catalog import get_bookable_project, get_project, resolve_task
 from .errors import NotFound, ValidationError
 from .validation import zone
@@ -93,7 +93,7 @@ def create_entry(
     )
     db.session.add(entry)
     db.session.commit()
-    metrics.time_entry_created(SOURCE_MANUAL)
+    events.announce(events.entry_created, actor=user, entry=entry)
     return entry
 
 
@@ -131,13 +131,16 @@ def update_entry(
     entry.notes = clean_notes(notes)
     entry.billable = bool(billable)
     db.session.commit()
+    events.announce(events.entry_updated, actor=user, entry=entry)
     return entry
 
 
 def delete_entry(user: User, entry_id) -> None:
     entry = get_entry_for(user, entry_id)
+    deleted_id = entry.id
     db.session.delete(entry)
     db.session.commit()
+    events.announce(events.entry_deleted, actor=user, entry_id=deleted_id)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 from sqlalchemy import select
 
+from .. import events
 from ..extensions import db
 from ..models import Client, Project, Task, TimeEntry, User
 from .reports import ReportFilters, report_entries_filter
@@ -85,9 +86,12 @@ def csv_chunks(viewer, filters: ReportFilters, rows_per_chunk: int = 500) -> Ite
     """The CSV document as text chunks: the header, then ``rows_per_chunk`` rows at a time.
 
     Chunking keeps the number of writes to the socket low without holding
-    more than a few hundred rows in memory.
+    more than a few hundred rows in memory. The export is announced once the
+    filters passed (``export_rows`` checks them before the first row).
     """
-    return _chunks(export_rows(viewer, filters), rows_per_chunk)
+    rows = export_rows(viewer, filters)
+    events.announce(events.csv_exported, actor=viewer, filters=filters)
+    return _chunks(rows, rows_per_chunk)
 
 
 def _chunks(rows: Iterator[tuple], rows_per_chunk: int) -> Iterator[str]:

@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import Grouping
 
+from .. import events
 from ..extensions import db
 from ..models import Client, Project, Task, TimeEntry, User
 from .errors import Forbidden, ValidationError
@@ -336,13 +337,15 @@ def summary(viewer: User, filters: ReportFilters, group_by: str = "project") -> 
         )
         for key, g in ordered
     ]
-    return Report(
+    report = Report(
         start=filters.start, end=filters.end, group_by=group_by, timezone=str(tz.key),
         rows=rows,
         total_seconds=sum(r.seconds for r in rows),
         billable_seconds=sum(r.billable_seconds for r in rows),
         amount=_money(sum(g["second_cents"] for g in groups.values())),
     )
+    events.announce(events.report_viewed, actor=viewer, report=report)
+    return report
 
 
 def _money(second_cents: int) -> Decimal:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError
 
+from .. import events
 from ..extensions import db
 from ..models import Settings
 from .validation import clean_name, clean_timezone
@@ -27,13 +28,12 @@ def get_settings() -> Settings:
 
 
 def update_settings(
-    *, company_name: str, default_timezone: str, currency: str, allow_analytics: bool,
-    changed_by: str = "settings",
+    *, company_name: str, default_timezone: str, currency: str, actor=None,
 ) -> Settings:
     """Validate and store the admin-editable settings; returns the saved row.
 
-    The analytics choice is written to installation.json first (what the
-    telemetry gate reads); if that fails nothing is saved.
+    The analytics choice is not one of them: it belongs to the telemetry client
+    (``app.extensions['telemetry'].set_consent``), the one writer of consent.
     """
     name = clean_name(company_name, "company_name")
     tz = clean_timezone(default_timezone, "default_timezone")
@@ -44,21 +44,6 @@ def update_settings(
     settings.company_name = name
     settings.default_timezone = tz
     settings.currency = currency
-    settings.allow_analytics = bool(allow_analytics)
-    _store_telemetry_preference(bool(allow_analytics), changed_by)
     db.session.commit()
+    events.announce(events.settings_updated, actor=actor, settings=settings)
     return settings
-
-
-def _store_telemetry_preference(enabled: bool, changed_by: str) -> None:
-    from ..telemetry.installation import InstallationWriteError
-    from ..telemetry.service import is_initialised, set_telemetry_preference
-
-    if not is_initialised():
-        return
-    try:
-        set_telemetry_preference(enabled, changed_by=changed_by, sync_settings=False)
-    except InstallationWriteError:
-        db.session.rollback()
-        raise ValidationError("The analytics choice could not be saved (installation.json is "
-                              "not writable); nothing was changed.", "allow_analytics") from None

@@ -1,9 +1,10 @@
-"""The first-run setup: creates the first admin and records the telemetry choice."""
+"""The first-run setup: creates the first admin and records the analytics choice."""
 
 from __future__ import annotations
 
 from sqlalchemy import update
 
+from .. import events
 from ..extensions import db
 from ..models import ROLE_ADMIN, Settings
 from ..models.types import utcnow
@@ -44,14 +45,17 @@ def complete_setup(
         email=admin_email,
         timezone=timezone or settings.default_timezone,
     )
-    values = {"setup_completed_at": utcnow(), "allow_analytics": bool(allow_analytics)}
+    now = utcnow()
+    values = {"setup_completed_at": now, "allow_analytics": bool(allow_analytics),
+              "analytics_changed_at": now}
     if company_name and company_name.strip():
         values["company_name"] = company_name.strip()[:200]
     if timezone:
         values["default_timezone"] = admin.timezone
     try:
         db.session.add(admin)
-        db.session.flush()
+        db.session.flush()  # the admin's id says who made the analytics choice
+        values["analytics_changed_by"] = f"user:{admin.id} (setup)"
         claimed = db.session.execute(
             update(Settings)
             .where(Settings.id == 1, Settings.setup_completed_at.is_(None))
@@ -64,9 +68,6 @@ def complete_setup(
         db.session.rollback()
         raise
     db.session.expire(settings)
-    # installation.json learns that setup is done (base telemetry may start) and
-    # first_seen goes out from a background thread, never inside this request.
-    from ..telemetry.service import on_setup_completed
-
-    on_setup_completed(bool(allow_analytics), changed_by=f"user:{admin.id} (setup)")
+    # Telemetry learns that setup is done (base telemetry may start) from the event.
+    events.announce(events.setup_completed, actor=admin, allow_analytics=bool(allow_analytics))
     return admin

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import SOURCE_TIMER, TimeEntry, User
 from ..models.types import utcnow
-from ..observability import metrics
+from .. import events
 from .catalog import get_bookable_project, resolve_task
 from .entries import clean_notes, get_entry_for
 from .errors import Conflict, NotFound
@@ -58,7 +58,7 @@ def start_timer(user: User, *, project_id, task_id=None, notes: str | None = Non
         raise TimerAlreadyRunning(
             "A timer is already running. Stop it before starting another."
         ) from None
-    metrics.time_entry_created(SOURCE_TIMER)
+    events.announce(events.timer_started, actor=user, entry=entry)
     return entry
 
 
@@ -85,6 +85,7 @@ def stop_timer(user: User) -> TimeEntry:
         raise NoTimerRunning("No timer is running.")
     db.session.commit()
     db.session.refresh(entry)
+    events.announce(events.timer_stopped, actor=user, entry=entry)
     return entry
 
 

@@ -8,6 +8,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
+from .. import events
 from ..extensions import db
 from ..models import ROLE_ADMIN, ROLES, User
 from ..models.types import utcnow
@@ -116,22 +117,41 @@ def find_by_username(username: str) -> User | None:
 
 
 def authenticate(username: str, password: str) -> User:
-    """Return the user for these credentials or raise :class:`AuthenticationFailed`."""
+    """Return the user for these credentials or raise :class:`AuthenticationFailed`.
+
+    Either way the outcome is announced; what was typed never is.
+    """
     user = find_by_username(username)
-    if user is None:
-        User(password_hash=_DUMMY_HASH).check_password(password or "")
-        raise AuthenticationFailed("unknown_user")
-    if not user.check_password(password or ""):
-        raise AuthenticationFailed("bad_password")
-    if not user.is_active:
-        raise AuthenticationFailed("inactive")
-    record_login(user)
+    try:
+        if user is None:
+            User(password_hash=_DUMMY_HASH).check_password(password or "")
+            raise AuthenticationFailed("unknown_user")
+        if not user.check_password(password or ""):
+            raise AuthenticationFailed("bad_password")
+        if not user.is_active:
+            raise AuthenticationFailed("inactive")
+    except AuthenticationFailed as exc:
+        events.announce(events.sign_in_failed, reason=_PUBLIC_FAILURE_REASONS[exc.reason])
+        raise
+    record_login(user, method="password")
     return user
 
 
-def record_login(user: User) -> None:
+# What a subscriber may learn of a refused sign-in: never whether the account exists.
+_PUBLIC_FAILURE_REASONS = {"unknown_user": "bad_credentials", "bad_password": "bad_credentials",
+                           "inactive": "inactive"}
+
+
+def record_login(user: User, *, method: str) -> None:
+    """Note a successful sign-in (``method``: password or oidc) and announce it."""
     user.last_login_at = utcnow()
     db.session.commit()
+    events.announce(events.signed_in, actor=user, method=method)
+
+
+def record_logout(user: User) -> None:
+    """Announce that ``user`` signed out (the session itself is the HTTP layer's)."""
+    events.announce(events.signed_out, actor=user)
 
 
 def list_users() -> list[User]:

@@ -1,61 +1,137 @@
 """Consent-gated telemetry (docs/telemetry/architecture.md).
 
-``init_app`` wires it into the factory; ``track_event``, ``track_page_view`` and
-``identify_user`` (re-exported by ``app``) are the only doors routes use.
-Importing this package has no side effects: the sink, its thread and the
+``init_app`` builds the app's :class:`~app.telemetry.client.TelemetryClient`
+(``app.extensions['telemetry']``, reached with :func:`client`) and subscribes it to
+the domain events (``subscribers.py``): product events come from what services
+announce, never from routes. Page views are the one request-level concern here.
+Importing this package has no side effects: the exporter, its thread and the
 scheduler exist only once ``create_app`` runs.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
+import weakref
 from typing import Any
 
-from flask import Flask, current_app, has_app_context, has_request_context, request
+from flask import Flask, current_app, has_app_context, request
 
 from . import flags, outbox  # noqa: F401  (register the feature_flag_overrides and telemetry_outbox tables)
-from . import service
-from .catalogue import LAYER_ANALYTICS, CatalogueViolation
+from .catalogue import CatalogueViolation
+from .client import EXTENSION_KEY, TelemetryClient, kill_switch_reason
 
 log = logging.getLogger("app.telemetry")
 
 # Endpoints whose views are not product pages.
 _UNTRACKED_ENDPOINTS = frozenset({"static", "observability.metrics"})
+_live_clients: "weakref.WeakSet[TelemetryClient]" = weakref.WeakSet()
 
 
 def init_app(app: Flask) -> None:
-    """Create the telemetry state: installation.json, metrics, and the sink if any."""
+    """Build the client (an exporter only when there is somewhere to send), subscribe it to
+    the domain events, bring installation.json in step with the database, and try the
+    base events that are due."""
+    from ..extensions import db
+    from . import subscribers
     from .installation import Installation
     from .metrics import init_app as init_metrics
-    from .sink import build_sink
 
-    installation = Installation(app.config["DATA_DIR"])
-    kill_switch = service.kill_switch_reason(app.config)
-    if not kill_switch:
-        installation.repair()  # a corrupt file is rewritten at start-up, never by a request
-    metrics = init_metrics(app)
-    sink = build_sink(app.config, metrics, lambda payloads: outbox.record_sent(app, payloads),
-                      may_export=lambda layer: _may_export(installation, layer))
-    state = service.TelemetryState(
-        app=app, installation=installation, metrics=metrics, sink=sink,
-        strict=bool(app.config.get("TESTING")), kill_switch=kill_switch,
-        deployment_type=service.deployment_type(app.config),
+    with app.app_context():
+        engine = db.engine
+    telemetry = TelemetryClient(
+        app, engine=engine, installation=Installation(app.config["DATA_DIR"]),
+        metrics=init_metrics(app), exporter=build_exporter(app.config),
+        kill_switch=kill_switch_reason(app.config), strict=bool(app.config.get("TESTING")),
     )
-    app.extensions[service.EXTENSION_KEY] = state
-    service.register(state)
-    if sink is not None:
-        app.after_request(_track_page_view_hook)
-        # Setup done but first_seen never went out (sink configured later, or a crash):
-        # try now, in the background; the file lock lets one worker of many send it.
-        service.send_first_seen_in_background(state)
+    app.extensions[EXTENSION_KEY] = telemetry
+    _register_for_exit(telemetry)
+    subscribers.connect()
+    if telemetry.kill_switch is None:
+        telemetry.state()  # adopt or create the install id; rebuild a lost installation.json
+    if telemetry.consumer is not None:
+        app.after_request(_track_page_view)
+        # Setup done but first_seen never acknowledged (sink down, a CLI that exited):
+        # try again now; the lease in the database lets one worker of many send it.
+        telemetry.send_due_base_events()
     app.context_processor(lambda: {"feature_flags": flags.all_flags()})
     app.jinja_env.globals["feature_flag_rows"] = _feature_flag_rows
 
 
-def _may_export(installation, layer: str) -> bool:
-    """Checked by the sink right before each export, from a fresh read of the file:
-    an opt-out stops detailed analytics that were already queued."""
-    return layer != LAYER_ANALYTICS or service.consent_given(installation.read())
+def build_exporter(config):
+    """Where records go: OTLP/HTTP, or the JSON log (``TELEMETRY_DEBUG``); None: nowhere.
+
+    Never built under a kill switch: then no exporter, session or socket exists.
+    """
+    from .consumer import DebugExporter, OtlpExporter
+
+    if kill_switch_reason(config):
+        return None
+    if config.get("TELEMETRY_DEBUG"):
+        return DebugExporter()
+    endpoint = config.get("GRAFANA_OTLP_ENDPOINT")
+    if not endpoint:
+        return None
+    return OtlpExporter(logs_url(endpoint), authorization_header(config.get("GRAFANA_OTLP_TOKEN")),
+                        float(config.get("TELEMETRY_EXPORT_TIMEOUT_SECONDS", 2.0)))
+
+
+def authorization_header(token: str | None) -> dict[str, str]:
+    """``instance:token`` → HTTP Basic (what Grafana Cloud expects); a bare token → Bearer."""
+    import base64
+
+    if not token:
+        return {}
+    if ":" in token:
+        return {"Authorization": "Basic " + base64.b64encode(token.encode()).decode("ascii")}
+    return {"Authorization": f"Bearer {token}"}
+
+
+def logs_url(endpoint: str) -> str:
+    """The OTLP/HTTP logs URL under the configured base endpoint."""
+    base = endpoint.rstrip("/")
+    return base if base.endswith("/v1/logs") else base + "/v1/logs"
+
+
+def client(app: Flask | None = None) -> TelemetryClient | None:
+    """The telemetry client of ``app`` (or of the current app), None when not initialised."""
+    if app is None:
+        if not has_app_context():
+            return None
+        app = current_app._get_current_object()
+    return app.extensions.get(EXTENSION_KEY)
+
+
+def track_event(name: str, properties: dict[str, Any] | None = None, *,
+                source: str = "web", user_id: int | None = None) -> bool:
+    """Queue a catalogue event through the current app's client (subscribers and benchmarks;
+    routes never call this: services announce domain events instead)."""
+    telemetry = client()
+    return telemetry.track(name, properties, user_id=user_id, source=source) \
+        if telemetry is not None else False
+
+
+def _track_page_view(response):
+    rule = request.url_rule
+    if rule is None or request.method != "GET" or request.endpoint in _UNTRACKED_ENDPOINTS \
+            or (request.endpoint or "").startswith("health") \
+            or response.mimetype != "text/html":
+        return response
+    telemetry = client()
+    # Cheap check first: the hook runs on every response.
+    if telemetry is None or not telemetry.analytics_allowed_now():
+        return response
+    from ..auth import authenticated_user_id  # no SELECT after a commit (see there)
+
+    try:
+        telemetry.track("page.viewed", {
+            "route": rule.rule,
+            "status_class": f"{min(max(response.status_code // 100, 2), 5)}xx"},
+            user_id=authenticated_user_id())
+    except CatalogueViolation:
+        if current_app.config.get("TESTING"):
+            raise
+    return response
 
 
 def _feature_flag_rows() -> list[dict[str, Any]]:
@@ -64,58 +140,25 @@ def _feature_flag_rows() -> list[dict[str, Any]]:
              "source": flags.flag_source(flag.name)} for flag in flags.FLAGS.values()]
 
 
-def _current_user_id() -> int | None:
-    if not has_request_context():
-        return None
-    from ..auth import authenticated_user_id  # no SELECT after a commit (see there)
-
-    return authenticated_user_id()
+_atexit_registered = False
 
 
-def track_event(name: str, properties: dict[str, Any] | None = None, *,
-                source: str = "web", user_id: int | None = None) -> bool:
-    """Send a catalogue event (detailed analytics) if an admin opted in.
-
-    ``source`` is web, api or cli; the acting user defaults to the signed-in
-    user. Returns whether the event was queued; never raises in production.
-    """
-    if not has_app_context():
-        return False
-    props = dict(properties or {})
-    props["source"] = source
-    return service.send_analytics_event(
-        name, props, user_id=user_id if user_id is not None else _current_user_id())
+def _register_for_exit(telemetry: TelemetryClient) -> None:
+    """Flush every client (bounded) at process exit: a CLI command must not lose its events."""
+    global _atexit_registered
+    _live_clients.add(telemetry)
+    if not _atexit_registered:
+        atexit.register(_shutdown_all)
+        _atexit_registered = True
 
 
-def track_page_view(route: str, status_code: int) -> bool:
-    """A page view: the URL rule template (``/entries/<int:entry_id>/edit``), never the URL."""
-    return track_event("page.viewed",
-                       {"route": route, "status_class": f"{min(max(status_code // 100, 2), 5)}xx"})
-
-
-def identify_user(user) -> bool:
-    """Tie the following events to the internal user id (role only, never names or emails)."""
-    return track_event("user.identified", {"role": user.role}, user_id=user.id)
-
-
-def _track_page_view_hook(response):
-    rule = request.url_rule
-    if rule is None or request.method != "GET" or request.endpoint in _UNTRACKED_ENDPOINTS \
-            or (request.endpoint or "").startswith("health") \
-            or response.mimetype != "text/html":
-        return response
-    # Cheap check first: the hook runs on every response.
-    if not service.analytics_allowed_now():
-        return response
-    try:
-        track_page_view(rule.rule, response.status_code)
-    except CatalogueViolation:
-        if current_app.config.get("TESTING"):
-            raise
-    return response
+def _shutdown_all() -> None:
+    for telemetry in list(_live_clients):
+        telemetry.shutdown()
 
 
 get_feature_flag = flags.get_feature_flag
 feature_flag_required = flags.feature_flag_required
 
-__all__ = ["init_app", "get_feature_flag", "feature_flag_required", "track_event", "track_page_view", "identify_user", "CatalogueViolation"]
+__all__ = ["init_app", "client", "track_event", "get_feature_flag", "feature_flag_required",
+           "CatalogueViolation", "TelemetryClient"]

@@ -67,15 +67,34 @@ SOURCES = ("web", "api", "cli")
 BROWSER_FAMILIES = ("chrome", "firefox", "safari", "edge", "other", "none")
 DEVICE_TYPES = ("desktop", "mobile", "tablet", "bot", "none")
 
-# Added by the service to every analytics event; callers never pass these.
+# Version of the record layout below (resource attributes + per-event properties).
+# 2: install, version and deployment moved from every record to the OTLP Resource.
+SCHEMA_VERSION = "2"
+
+# The OTLP Resource: said once per export batch, not on every record. The SDK's own
+# defaults and OTEL_RESOURCE_ATTRIBUTES are not merged in: only these leave.
+RESOURCE_ATTRIBUTES: dict[str, Prop] = {
+    "service.name": Prop("enum", "Always timetracker.", ("timetracker",)),
+    "service.version": Prop("short", "TimeTracker version (APP_VERSION)."),
+    "service.instance.id": Prop("short", "Random UUID4 per process, new at every start "
+                                         "(never the host name)."),
+    "os.type": Prop("enum", "Operating system family.", ("linux", "darwin", "windows", "other")),
+    "host.arch": Prop("short", "CPU architecture, OpenTelemetry semconv value (amd64, arm64...)."),
+    "timetracker.install_id": Prop("short", "Random UUID4 of this installation (kept in the "
+                                            "database, mirrored in installation.json)."),
+    "timetracker.deployment_type": Prop("enum", "How TimeTracker runs.", ("docker", "native")),
+    "timetracker.release_channel": Prop("enum", "RELEASE_CHANNEL.", ("stable", "beta", "dev")),
+    "timetracker.schema_version": Prop("enum", "Version of this record layout.",
+                                       (SCHEMA_VERSION,)),
+}
+
+# Added by the telemetry client to every analytics event; callers never pass these.
 CONTEXT_PROPERTIES: dict[str, Prop] = {
-    "install_id": Prop("short", "Random UUID4 of this installation (installation.json)."),
     "user_id": Prop("id", "Internal numeric id of the acting user (never a name or email)."),
-    "app_version": Prop("short", "TimeTracker version."),
-    "deployment_type": Prop("enum", "How TimeTracker runs.", ("docker", "native")),
     "browser_family": Prop("enum", "Browser family from the User-Agent (the header itself is "
-                                   "never sent).", BROWSER_FAMILIES),
-    "device_type": Prop("enum", "Device class from the User-Agent.", DEVICE_TYPES),
+                                   "never sent); web requests only.", BROWSER_FAMILIES),
+    "device_type": Prop("enum", "Device class from the User-Agent; web requests only.",
+                        DEVICE_TYPES),
 }
 SOURCE = Prop("enum", "Where the action came from.", SOURCES)
 
@@ -97,26 +116,25 @@ _BILLABLE = Prop("bool", "Whether the entry or project is billable.")
 _ENTRY_SOURCE = Prop("enum", "How the entry was made.", ("timer", "manual"))
 
 _BASE_PROPERTIES: dict[str, Prop] = {
-    "install_id": CONTEXT_PROPERTIES["install_id"],
-    "app_version": CONTEXT_PROPERTIES["app_version"],
     "platform": Prop("enum", "Operating system family.", ("linux", "darwin", "windows", "other")),
     "os_version": Prop("short", "Operating system release (kernel version on Linux)."),
     "architecture": Prop("short", "CPU architecture, OpenTelemetry semconv value (amd64, arm64...)."),
     "locale": Prop("short", "Server locale (language_TERRITORY), or C."),
     "timezone": Prop("short", "The install's default time zone (Admin → Settings)."),
-    "first_seen_at": Prop("short", "When first_seen was claimed (RFC 3339, UTC)."),
+    "first_seen_at": Prop("short", "When first_seen was sent (RFC 3339, UTC); this moment "
+                                   "for first_seen itself."),
     "last_seen_at": Prop("short", "When this event was built (RFC 3339, UTC)."),
-    "heartbeat_at": Prop("short", "When this heartbeat was claimed (RFC 3339, UTC); heartbeat only."),
-    "release_channel": Prop("enum", "RELEASE_CHANNEL.", ("stable", "beta", "dev")),
-    "deployment_type": CONTEXT_PROPERTIES["deployment_type"],
+    "heartbeat_at": Prop("short", "The moment this heartbeat is for (RFC 3339, UTC); heartbeat only."),
 }
 
 EVENTS: dict[str, Event] = {
     e.name: e
     for e in [
-        Event("base_telemetry.first_seen", "Sent once per installation, ever, after setup.",
+        Event("base_telemetry.first_seen", "Sent once per installation, ever, after setup "
+              "(marked sent only once the receiver acknowledged it).",
               LAYER_BASE, _BASE_PROPERTIES),
-        Event("base_telemetry.heartbeat", "Sent once per installation per day (03:00 UTC).",
+        Event("base_telemetry.heartbeat", "Sent once per installation per UTC day, from 03:00 "
+              "UTC (marked sent only once the receiver acknowledged it).",
               LAYER_BASE, _BASE_PROPERTIES),
         _event("auth.login", "A user signed in.",
                method=Prop("enum", "How they signed in.", ("password", "oidc"))),
@@ -141,11 +159,9 @@ EVENTS: dict[str, Event] = {
         _event("api_token.created", "A personal API token was created."),
         _event("settings.updated", "An admin saved Admin → Settings.",
                analytics_enabled=Prop("bool", "The detailed-analytics choice after saving.")),
-        _event("telemetry.preference_changed", "An admin turned detailed analytics on "
-               "(events after opting out are never sent).",
+        _event("telemetry.preference_changed", "An admin turned detailed analytics on, from "
+               "any place (setup excepted): a turn off is never sent.",
                enabled=Prop("bool", "The new choice.")),
-        _event("user.identified", "A signed-in user was identified (id and role only).",
-               role=Prop("enum", "The user's role.", ("admin", "user"))),
         _event("page.viewed", "A page was rendered (route template only, never the URL).",
                route=Prop("route", "The Flask URL rule, e.g. /entries/<int:entry_id>/edit."),
                status_class=Prop("enum", "HTTP status class.", ("2xx", "3xx", "4xx", "5xx"))),
@@ -157,7 +173,7 @@ def validate(name: str, properties: Mapping[str, Any]) -> tuple[Event, dict[str,
     """Check an event against the catalogue; return it and its cleaned properties.
 
     Raises :class:`CatalogueViolation` for an unknown event, an undeclared property
-    or a value outside its type. Context properties are checked by the service.
+    or a value outside its type. Context properties are checked by the client.
     """
     event = EVENTS.get(name)
     if event is None:
@@ -169,3 +185,14 @@ def validate(name: str, properties: Mapping[str, Any]) -> tuple[Event, dict[str,
             raise CatalogueViolation(f"property {key!r} is not in the catalogue for {name!r}")
         cleaned[key] = prop.check(key, value)
     return event, cleaned
+
+
+def validate_resource(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """Check the OTLP Resource attributes against :data:`RESOURCE_ATTRIBUTES`."""
+    cleaned = {}
+    for key, value in attributes.items():
+        prop = RESOURCE_ATTRIBUTES.get(key)
+        if prop is None:
+            raise CatalogueViolation(f"resource attribute {key!r} is not in the catalogue")
+        cleaned[key] = prop.check(key, value)
+    return cleaned

@@ -1,4 +1,4 @@
-"""``flask --app app telemetry status|enable|disable|preview``."""
+"""``flask --app app telemetry status|enable|disable|preview|send-due``."""
 
 from __future__ import annotations
 
@@ -9,22 +9,34 @@ from flask.cli import AppGroup
 
 telemetry_cli = AppGroup("telemetry", help="Show or set what telemetry this install sends.")
 
+_CHOICE = {None: "not asked yet", True: "opted in", False: "opted out"}
+
+
+def _client():
+    from . import client
+
+    return client()
+
+
+def echo_status() -> None:
+    """Each layer's state and why, the install id, the stored choice, the file's health."""
+    status = _client().status()
+    click.echo(f"install_id: {status['install_id']}")
+    click.echo(f"base telemetry: {status['base']['reason']}")
+    click.echo(f"detailed analytics: {status['analytics']['reason']}")
+    click.echo(f"stored choice: {_CHOICE[status['detailed_analytics']]}")
+    click.echo(f"first_seen delivered: {status['first_seen_sent_at'] or 'not yet'}")
+    file = status["installation_file"]
+    if file["problem"]:
+        click.echo(f"installation.json: {file['problem']}")
+    elif file["repaired"]:
+        click.echo(f"installation.json: {file['repaired']}")
+
 
 @telemetry_cli.command("status")
 def status_command():
     """Each layer's state and why, the install id and the stored choice."""
-    from . import service
-    from flask import current_app
-
-    install = current_app.extensions[service.EXTENSION_KEY].installation.read()
-    base, analytics = service.base_layer_state(), service.analytics_layer_state()
-    click.echo(f"install_id: {install.install_id}")
-    click.echo(f"base telemetry: {base.reason}")
-    click.echo(f"detailed analytics: {analytics.reason}")
-    choice = {None: "not asked yet", True: "opted in", False: "opted out"}
-    click.echo(f"stored choice: {choice[service.get_telemetry_preference()]}")
-    if install.problem:
-        click.echo(f"installation.json: {install.problem}")
+    echo_status()
 
 
 @telemetry_cli.command("enable")
@@ -40,20 +52,19 @@ def disable_command():
 
 
 def _set(enabled: bool) -> None:
-    from . import service
-    from .installation import InstallationWriteError
+    from .store import StoreUnavailable
 
+    telemetry = _client()
     try:
-        service.set_telemetry_preference(enabled, changed_by="cli")
-    except InstallationWriteError as exc:
-        raise click.ClickException(str(exc)) from None
+        telemetry.set_consent(enabled, changed_by="cli")
+    except StoreUnavailable as exc:
+        raise click.ClickException(f"the database did not take the choice ({exc})") from None
+    telemetry.flush()  # the opt-in event leaves before the command exits
     click.echo("Detailed analytics " + ("enabled." if enabled else "disabled."))
-    click.echo(f"detailed analytics: {service.analytics_layer_state().reason}")
+    click.echo(f"detailed analytics: {telemetry.analytics_layer().reason}")
 
 
 @telemetry_cli.command("preview")
 def preview_command():
     """Print the exact JSON of the next heartbeat."""
-    from . import service
-
-    click.echo(json.dumps(service.next_heartbeat_preview(), indent=2, sort_keys=True))
+    click.echo(json.dumps(_client().preview(), indent=2, sort_keys=True))

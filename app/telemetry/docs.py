@@ -8,7 +8,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .catalogue import CONTEXT_PROPERTIES, EVENTS, LAYER_ANALYTICS, LAYER_BASE, Prop
+from .catalogue import (CONTEXT_PROPERTIES, EVENTS, LAYER_ANALYTICS, LAYER_BASE, RESOURCE_ATTRIBUTES,
+                        SCHEMA_VERSION, Prop)
 
 EVENTS_MD = Path(__file__).resolve().parents[2] / "docs" / "events.md"
 
@@ -38,6 +39,22 @@ def render() -> str:
         "`duration` (whole seconds); `route` (a Flask URL rule such as `/entries/<int:entry_id>/edit`,",
         "never a concrete id); `id` (an internal numeric id); `short` (a machine-made token such as a",
         "version, locale or UUID: at most 64 characters from `A-Za-z0-9_.+:/-`).",
+        "",
+        "Each record is an OTLP log record whose `event_name` is the event's name, with the",
+        "attribute `telemetry.layer` (`base` or `analytics`) and the properties below.",
+        "",
+        f"## Resource (once per export batch; schema version {SCHEMA_VERSION})",
+        "",
+        "What identifies the install and the build is said once per batch on the OTLP Resource,",
+        "not repeated on every record. The SDK's defaults and `OTEL_RESOURCE_ATTRIBUTES` are not",
+        "merged in.",
+        "",
+        "| Attribute | Type | Meaning |",
+        "|---|---|---|",
+    ]
+    for name, prop in RESOURCE_ATTRIBUTES.items():
+        lines.append(f"| `{name}` | {_type(prop)} | {prop.description} |")
+    lines += [
         "",
         "## Context added to every detailed-analytics event",
         "",

@@ -1,15 +1,18 @@
-"""``installation.json`` in ``DATA_DIR``: the install id and the telemetry state.
+"""``installation.json`` in ``DATA_DIR``: the on-disk mirror of the install state.
 
-The file is small and read often (every event checks consent), written rarely
-(setup, an admin's choice, the first_seen and heartbeat claims). Every write
-happens under a file lock (``installation.json.lock``, the pinned ``filelock``
-package) and replaces the file atomically (temp file, fsync, ``os.replace``), so
-several gunicorn workers never see a half-written file and never lose each
-other's updates. Reads take no lock: ``os.replace`` makes them atomic.
+The settings row in the database owns the install id, setup, the consent choice
+and the base-event deliveries (``app/telemetry/store.py``); this file mirrors it
+so an operator can read the state without a database client, and it is what the
+telemetry gate reads between its once-a-second checks of the row. The telemetry
+client is its one writer: after each change, and whenever its check finds the file
+out of step with the row (rewritten, with a note saying it was repaired).
 
-A missing, empty, truncated, non-JSON or wrongly-typed file never stops the app:
-consent is treated as off, a warning is logged, and the next write (or
-``repair()`` at start-up) rewrites it, keeping a readable ``install_id``.
+Every write happens under a file lock (``installation.json.lock``, the pinned
+``filelock`` package) and replaces the file atomically (temp file, fsync,
+``os.replace``), so several gunicorn workers never see a half-written file. Reads
+take no lock: ``os.replace`` makes them atomic. A missing, empty, truncated,
+non-JSON or wrongly-typed file never stops the app: it is reported as a problem
+(consent off until the row is read) and rebuilt from the row.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import uuid
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from filelock import FileLock, Timeout
 
@@ -51,6 +54,8 @@ class InstallState:
     first_seen_sent_at: str | None = None
     last_heartbeat_at: str | None = None
     last_heartbeat_day: str | None = None
+    # When and why the file was last rebuilt from the database (shown on Admin → Telemetry).
+    repaired: str | None = field(default=None, compare=False)
     problem: str | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -67,6 +72,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "first_seen_sent_at": (str, type(None)),
     "last_heartbeat_at": (str, type(None)),
     "last_heartbeat_day": (str, type(None)),
+    "repaired": (str, type(None)),
 }
 
 
@@ -181,38 +187,27 @@ class Installation:
 
     # -- writing -------------------------------------------------------------
 
-    def update(self, mutate: Callable[[InstallState], InstallState | None]) -> InstallState:
-        """Apply ``mutate`` to the current state under the file lock and write the result.
+    def mirror(self, state: InstallState, *, repaired: str | None = None) -> bool:
+        """Make the file say ``state`` (the database row's view); returns whether it wrote.
 
-        ``mutate`` returns the new state, or None to leave the file as it is. Raises
-        :class:`InstallationWriteError` if the directory is unwritable or the lock times out.
+        Under the file lock: a file that already agrees is left alone, so every
+        worker may call this after every check without rewriting anything. The
+        repair note is kept across writes until a new one replaces it. Raises
+        :class:`InstallationWriteError` if the directory is unwritable or the lock
+        times out.
         """
         try:
             with self._lock:
                 current = self._read_locked()
-                new = mutate(current)
-                if new is None and current.problem is None:
-                    return current
-                new = replace(new or current, problem=None)
-                self._write(new)
-                return new
+                if current == state and current.problem is None and repaired is None:
+                    return False
+                note = repaired or (current.repaired if current.problem is None else None)
+                self._write(replace(state, repaired=note, problem=None))
+                return True
         except Timeout as exc:
             raise InstallationWriteError(f"lock on {self.path} timed out") from exc
         except OSError as exc:
             raise InstallationWriteError(f"cannot write {self.path}: {exc.strerror}") from exc
-
-    def repair(self) -> InstallState:
-        """Create or rewrite the file if it is missing or unreadable (called at start-up).
-
-        A repaired file keeps a readable install_id and records consent as not asked."""
-        state = self.read()
-        if state.problem is None:
-            return state
-        try:
-            return self.update(lambda current: None)
-        except InstallationWriteError as exc:
-            log.warning("telemetry.installation_file_unwritable", extra={"problem": str(exc)})
-            return state
 
     def _read_locked(self) -> InstallState:
         try:

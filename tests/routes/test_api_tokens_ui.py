@@ -55,7 +55,7 @@ def test_creating_a_token_needs_a_name_and_csrf(ready_app, user_client):
 def test_cli_create_token_prints_a_working_token(ready_app):
     result = ready_app.test_cli_runner().invoke(args=["create-token", "admin", "--name", "backup"])
     assert result.exit_code == 0, result.output
-    secret = result.output.strip()
+    secret = result.stdout.strip()  # log lines go to stderr; stdout is the answer alone
     assert secret.startswith("tt_")
     me = ready_app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
     assert me.get_json()["username"] == "admin"

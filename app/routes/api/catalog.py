@@ -45,7 +45,8 @@ def create_client():
     require_admin()
     data = json_body(CLIENT_FIELDS)
     client = catalog.create_client(name=data["name"],
-                                   default_hourly_rate=data.get("default_hourly_rate"))
+                                   default_hourly_rate=data.get("default_hourly_rate"),
+                                   actor=api_user())
     if data.get("archived"):
         client = catalog.update_client(client.id, name=client.name,
                                        default_hourly_rate=client.default_hourly_rate,
@@ -96,7 +97,7 @@ def create_project():
     data = json_body(PROJECT_FIELDS)
     project = catalog.create_project(
         name=data["name"], client_id=data.get("client_id"), billable=data.get("billable", True),
-        hourly_rate=data.get("hourly_rate"), color=data.get("color"),
+        hourly_rate=data.get("hourly_rate"), color=data.get("color"), actor=api_user(),
     )
     if data.get("archived"):
         project = _update_project(project, {"archived": True})
@@ -149,11 +150,11 @@ def list_tasks():
 
 @bp.post("/tasks")
 def create_task():
-    api_user()
+    user = api_user()
     data = json_body(TASK_FIELDS)
     task = catalog.create_task(project_id=data["project_id"], name=data["name"],
                                status=data.get("status", "todo"),
-                               hourly_rate=data.get("hourly_rate"))
+                               hourly_rate=data.get("hourly_rate"), actor=user)
     return jsonify(task_json(task)), 201
 
 

@@ -7,7 +7,6 @@ from flask import Response, jsonify, request, stream_with_context
 from ...services import entries as entry_service
 from ...services import exports, reports, timer
 from ...services.settings import get_settings
-from ...telemetry import track_event
 from ._core import (
     ApiError, api_user, bool_arg, bp, date_arg, int_arg, json_body, page_body, paginate,
 )
@@ -61,9 +60,6 @@ def create_entry():
         started_at=data["started_at"], ended_at=data["ended_at"], notes=data.get("notes"),
         billable=data.get("billable"), confirm_long=data.get("confirm_long", False),
     )
-    track_event("time_entry.created", {"duration_seconds": entry.duration_seconds or 0,
-                                       "billable": bool(entry.billable), "entry_source": "manual"},
-                source="api", user_id=entry.user_id)
     return jsonify(entry_json(entry)), 201
 
 
@@ -87,22 +83,18 @@ def update_entry(entry_id: int):
         billable=data.get("billable", entry.billable),
         confirm_long=data.get("confirm_long", False),
     )
-    track_event("time_entry.updated", {"duration_seconds": entry.duration_seconds or 0},
-                source="api", user_id=user.id)
     return jsonify(entry_json(entry))
 
 
 @bp.delete("/time-entries/<int:entry_id>")
 def delete_entry(entry_id: int):
     entry_service.delete_entry(api_user(), entry_id)
-    track_event("time_entry.deleted", source="api", user_id=api_user().id)
     return "", 204
 
 
 @bp.get("/time-entries/export.csv")
 def export_entries():
     rows = exports.csv_chunks(api_user(), _report_filters())
-    track_event("export.csv", source="api", user_id=api_user().id)
     return csv_response(rows)
 
 
@@ -128,16 +120,12 @@ def start_timer():
     data = json_body(TIMER_START_FIELDS)
     entry = timer.start_timer(api_user(), project_id=data["project_id"],
                               task_id=data.get("task_id"), notes=data.get("notes"))
-    track_event("timer.started", {"has_task": entry.task_id is not None}, source="api",
-                user_id=entry.user_id)
     return jsonify(entry_json(entry)), 201
 
 
 @bp.post("/timer/stop")
 def stop_timer():
     entry = timer.stop_timer(api_user())
-    track_event("timer.stopped", {"duration_seconds": entry.duration_seconds or 0}, source="api",
-                user_id=entry.user_id)
     return jsonify(entry_json(entry))
 
 
@@ -149,6 +137,4 @@ def report_summary():
     user = api_user()
     filters = reports.with_default_range(user, _report_filters())
     report = reports.summary(user, filters, request.args.get("group_by", "project"))
-    track_event("report.viewed", {"period_days": (report.end - report.start).days + 1,
-                                  "row_count": len(report.rows)}, source="api", user_id=user.id)
     return jsonify(report_json(report, get_settings().currency))

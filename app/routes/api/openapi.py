@@ -119,10 +119,14 @@ def _patch_of(name: str) -> dict:
 SCHEMAS["TelemetryInput"] = _obj({"detailed_analytics": {"type": "boolean"}},
                                  ["detailed_analytics"])
 _LAYER = _obj({"enabled": {"type": "boolean"}, "reason": {"type": "string"}}, ["enabled", "reason"])
+_TEXT_OR_NULL = {"type": ["string", "null"]}
 SCHEMAS["Telemetry"] = _obj({
-    "detailed_analytics": {"type": ["boolean", "null"]}, "install_id": {"type": "string"},
-    "base": _LAYER, "analytics": _LAYER,
-}, ["detailed_analytics", "install_id", "base", "analytics"])
+    "detailed_analytics": {"type": ["boolean", "null"]}, "install_id": _TEXT_OR_NULL,
+    "base": _LAYER, "analytics": _LAYER, "changed_by": _TEXT_OR_NULL,
+    "changed_at": _TEXT_OR_NULL, "first_seen_sent_at": _TEXT_OR_NULL,
+    "last_heartbeat_day": _TEXT_OR_NULL,
+}, ["detailed_analytics", "install_id", "base", "analytics", "changed_by", "changed_at",
+    "first_seen_sent_at", "last_heartbeat_day"])
 SCHEMAS["ClientPatch"] = _patch_of("ClientInput")
 SCHEMAS["ProjectPatch"] = _patch_of("ProjectInput")
 SCHEMAS["TaskPatch"] = _obj({k: v for k, v in SCHEMAS["TaskInput"]["properties"].items()
@@ -140,6 +144,7 @@ _ERRORS = {
     "413": "Body too large",
     "415": "Body is not application/json",
     "422": "The body refers to something that does not exist",
+    "503": "The database is unavailable; nothing was changed",
 }
 
 
@@ -264,7 +269,7 @@ def build_spec(version: str) -> dict:
         "get": _op("Telemetry state and the detailed-analytics choice", "200", _ref("Telemetry"),
                    ["403"], tag="Admin"),
         "put": _op("Set detailed analytics on or off (sets a value, never toggles)", "200",
-                   _ref("Telemetry"), _BODY_ERRORS + ["403", "409"], body="TelemetryInput",
+                   _ref("Telemetry"), _BODY_ERRORS + ["403", "503"], body="TelemetryInput",
                    tag="Admin"),
     }
     return {

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from flask import current_app, jsonify
+from flask import jsonify
 
-from ...telemetry import service
-from ...telemetry.installation import InstallationWriteError
+from ...telemetry import client
+from ...telemetry.store import StoreUnavailable
 from ._core import ApiError, api_user, bp, json_body, require_admin
 
 
 def _status() -> dict:
-    install = current_app.extensions[service.EXTENSION_KEY].installation.read()
-    base, analytics = service.base_layer_state(), service.analytics_layer_state()
-    return {
-        "detailed_analytics": service.get_telemetry_preference(),
-        "install_id": install.install_id,
-        "base": {"enabled": base.enabled, "reason": base.reason},
-        "analytics": {"enabled": analytics.enabled, "reason": analytics.reason},
-    }
+    status = client().status()
+    return {key: status[key] for key in ("detailed_analytics", "install_id", "base", "analytics",
+                                         "changed_by", "changed_at", "first_seen_sent_at",
+                                         "last_heartbeat_day")}
 
 
 @bp.get("/admin/telemetry")
@@ -31,10 +27,11 @@ def put_telemetry():
     """Set (never toggle) detailed analytics: ``{"detailed_analytics": true|false}``."""
     require_admin()
     data = json_body({"detailed_analytics": ("boolean", True)})
+    user = api_user()
     try:
-        service.set_telemetry_preference(data["detailed_analytics"],
-                                         changed_by=f"user:{api_user().id} (api)")
-    except InstallationWriteError:
-        raise ApiError(409, "installation.json is not writable; nothing was changed.",
-                       "conflict") from None
+        client().set_consent(data["detailed_analytics"], changed_by=f"user:{user.id} (api)",
+                             actor=user)
+    except StoreUnavailable:
+        raise ApiError(503, "The database is unavailable; nothing was changed.",
+                       "unavailable") from None
     return jsonify(_status())
