@@ -26,7 +26,7 @@ CHROMIUM_ARGS = [
 def serve_app(sqlite_template, tmp_path):
     """A factory: ``serve_app(**config)`` serves the app on a free 127.0.0.1 port, in a
     thread, on its own copy of the migrated SQLite template; returns (base URL, app)."""
-    from app.telemetry import service
+    from app import telemetry
 
     served = []
 
@@ -49,7 +49,7 @@ def serve_app(sqlite_template, tmp_path):
     for server, thread, app in served:
         server.shutdown()
         thread.join(5)
-        service.shutdown(app=app)
+        telemetry.client(app).shutdown()
         with app.app_context():
             db.engine.dispose()
 

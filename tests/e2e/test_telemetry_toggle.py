@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from app.telemetry import service
+from app import telemetry
 from tests.telemetry.conftest import otlp_receiver  # noqa: F401  (the real receiver fixture)
 
 pytestmark = pytest.mark.e2e
@@ -43,7 +43,7 @@ def test_admin_turns_analytics_on_and_the_next_event_arrives(telemetry_server, o
     _sign_in(page, base, "chief")
     page.goto(base + "/admin/telemetry")
     expect(page.get_by_test_id("analytics-state")).to_have_text("off")
-    service.flush(5.0, app=app)
+    telemetry.client(app).flush(5.0)
     assert otlp_receiver.names("analytics") == []
     page.get_by_label("On: share anonymous product events").check()
     page.get_by_test_id("save-telemetry").click()
@@ -52,7 +52,7 @@ def test_admin_turns_analytics_on_and_the_next_event_arrives(telemetry_server, o
     page.goto(base + "/clients/new")
     page.get_by_label("Name").first.fill("Browser Client")
     page.get_by_role("button", name=re.compile("Save")).click()
-    service.flush(5.0, app=app)
+    telemetry.client(app).flush(5.0)
     assert "client.created" in otlp_receiver.names("analytics")
     assert b"Browser Client" not in otlp_receiver.raw
 

@@ -167,7 +167,7 @@ def test_a_positive_traces_rate_still_sends_transactions(app_factory, sentry_rec
 
 def test_outgoing_requests_carry_no_sentry_trace_headers(app_factory, sentry_receiver):
     # The telemetry sink is a third party: it must not learn our Sentry key or trace ids.
-    from app.telemetry import service
+    from app import telemetry
     from tests.support.otlp import start_receiver
 
     otlp = start_receiver("ok")
@@ -181,8 +181,8 @@ def test_outgoing_requests_carry_no_sentry_trace_headers(app_factory, sentry_rec
         assert login(client, "admin", ADMIN_PASSWORD).status_code == 302
         with client:  # an export started inside a request as well as from the sink's thread
             assert client.get("/").status_code == 200
-            service.flush(5.0, app=app)
-        service.shutdown(app=app)
+            telemetry.client(app).flush(5.0)
+        telemetry.client(app).shutdown()
         assert otlp.requests, "nothing reached the OTLP receiver"
         for received in otlp.requests:
             assert "sentry-trace" not in received.headers

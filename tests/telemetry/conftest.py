@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.telemetry import service
+from app import telemetry
+from tests.conftest import ADMIN_PASSWORD
 from tests.support.otlp import start_receiver
 
 
@@ -17,7 +18,7 @@ def otlp_receiver():
 
 @pytest.fixture
 def telemetry_app_factory(app_factory, otlp_receiver):
-    """Apps whose telemetry goes to the receiver; their sinks are shut down after the test."""
+    """Apps whose telemetry goes to the receiver; their clients are shut down after the test."""
     built = []
 
     def build(**overrides):
@@ -30,4 +31,23 @@ def telemetry_app_factory(app_factory, otlp_receiver):
 
     yield build
     for app in built:
-        service.shutdown(app=app)
+        telemetry.client(app).shutdown(1.0)
+
+
+def client_of(app) -> telemetry.TelemetryClient:
+    """The app's telemetry client (``app.extensions['telemetry']``)."""
+    return telemetry.client(app)
+
+
+def flush(app, timeout: float = 5.0) -> None:
+    """Wait until everything the app queued was exported or failed; fail the test if not."""
+    assert client_of(app).flush(timeout), "the telemetry queue did not drain"
+
+
+def complete_setup(app, allow_analytics: bool = False, **extra) -> None:
+    """First-run setup through the service, as the wizard and ``flask setup`` do."""
+    from app.services.setup import complete_setup as setup
+
+    with app.app_context():
+        setup(admin_username="admin", admin_password=ADMIN_PASSWORD,
+              allow_analytics=allow_analytics, **extra)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from app.telemetry import service
+from app import telemetry
 
 
 def _token(app, username):
@@ -35,7 +35,7 @@ def test_admin_token_reads_and_sets_the_choice_users_get_403(ready_app, make_use
         from app.services.settings import get_settings
 
         assert get_settings().allow_analytics is True
-        assert service.get_telemetry_preference() is True
+    assert telemetry.client(ready_app).state().telemetry_enabled is True
     assert client.put("/api/v1/admin/telemetry", json={"detailed_analytics": "yes"},
                       headers=admin).status_code == 400
     assert client.get("/api/v1/admin/telemetry", headers=user).status_code == 403
