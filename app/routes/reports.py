@@ -12,9 +12,17 @@ from ..services import users as user_service
 from ..services.errors import ServiceError
 from ..services.settings import get_settings
 from ..services.validation import zone
+from ..telemetry.flags import get_feature_flag
 from .api.entries import csv_response
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
+
+
+@bp.before_request
+def _reports_page_flag():
+    """The ``reports_page`` feature flag (Admin → Settings): off, both views are gone."""
+    if not get_feature_flag(current_user, "reports_page"):
+        abort(404)
 
 PRESETS = {"this_week": "This week", "last_week": "Last week", "this_month": "This month",
            "last_month": "Last month", "custom": "Custom"}
