@@ -68,7 +68,7 @@ def _requests(client, count: int) -> tuple[list[float], int]:
 
 def _flood(app, client, events: int) -> dict:
     """``events`` track_event calls as fast as possible; memory growth and /metrics drops."""
-    from app import track_event
+    from app.telemetry import track_event
 
     gc.collect()
     before = rss_mib()
@@ -91,7 +91,7 @@ def _flood(app, client, events: int) -> dict:
 
 
 def run(quick: bool = False) -> dict:
-    from app.telemetry import service
+    from app.telemetry import client
 
     started = time.monotonic()
     rounds, per_round = (2, 50) if quick else (12, 100)
@@ -103,7 +103,7 @@ def run(quick: bool = False) -> dict:
             receiver = stack.enter_context(child_receiver(mode, slow_seconds=1.5))
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix=f"tt-bench-{mode}-"))
             apps[mode] = _app(receiver.url, tmp)
-            stack.callback(service.shutdown, app=apps[mode][0])
+            stack.callback(client(apps[mode][0]).shutdown)
         latencies = {mode: [] for mode in MODES}
         errors = dict.fromkeys(MODES, 0)
         for mode in MODES:  # warm-up: templates, connections, first exports
@@ -126,7 +126,7 @@ def run(quick: bool = False) -> dict:
             figures[mode].update({f"analytics_{result}": int(state.metrics.value("analytics", result))
                                   for result in ("sent", "failed", "filtered")})
             t0 = time.monotonic()
-            service.shutdown(app=apps[mode][0])
+            client(apps[mode][0]).shutdown()
             figures[mode]["shutdown_ms"] = round((time.monotonic() - t0) * 1000)
     checks = []
     healthy_p99 = figures["ok"]["p99_ms"]
