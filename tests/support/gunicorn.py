@@ -24,11 +24,13 @@ ROOT = Path(__file__).resolve().parents[2]
 _DROPPED_PREFIXES = ("SENTRY_", "PROMETHEUS_", "METRICS_", "LOG_", "DO_NOT_TRACK")
 
 
-def gunicorn_env(folder: Path, database: Path, *, workers: int, **settings: str) -> dict[str, str]:
-    """The environment for one app on SQLite ``database``, data and logs under ``folder``."""
+def gunicorn_env(folder: Path, database: Path | str, *, workers: int, **settings: str) -> dict[str, str]:
+    """The environment for one app on ``database`` (a SQLite file, or any database URL),
+    data and logs under ``folder``."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(_DROPPED_PREFIXES)}
+    url = f"sqlite:///{database}" if isinstance(database, Path) else database
     env.update({
-        "DATABASE_URL": f"sqlite:///{database}", "DATA_DIR": str(folder / "data"),
+        "DATABASE_URL": url, "DATA_DIR": str(folder / "data"),
         "LOG_DIR": str(folder / "logs"), "HOST": "127.0.0.1", "PORT": str(free_port()),
         "WEB_CONCURRENCY": str(workers), "SCHEDULER_ENABLED": "false", "TELEMETRY_DISABLED": "true",
     })
@@ -36,13 +38,22 @@ def gunicorn_env(folder: Path, database: Path, *, workers: int, **settings: str)
     return env
 
 
-def run_setup(env: dict[str, str]) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "app", "setup", "--admin-username", "admin",
-         "--admin-password-stdin"],
-        input="gunicorn-admin-password\n", text=True, env=env, cwd=ROOT, check=True,
-        capture_output=True,
-    )
+def run_flask(env: dict[str, str], *args: str, stdin: str = "",
+              timeout: float = 60) -> subprocess.CompletedProcess:
+    """``flask --app app ARGS`` in its own process, as an operator runs it; raises on a
+    non-zero exit with the command's output in the message."""
+    done = subprocess.run([sys.executable, "-m", "flask", "--app", "app", *args], input=stdin,
+                          text=True, env=env, cwd=ROOT, capture_output=True, timeout=timeout)
+    if done.returncode != 0:
+        raise AssertionError(f"flask {' '.join(args)} exited {done.returncode}:\n"
+                             f"{done.stdout}\n{done.stderr}")
+    return done
+
+
+def run_setup(env: dict[str, str], *extra: str) -> subprocess.CompletedProcess:
+    """Headless first-run setup (``flask setup``), admin ``admin``; returns the finished process."""
+    return run_flask(env, "setup", "--admin-username", "admin", "--admin-password-stdin", *extra,
+                     stdin="gunicorn-admin-password\n")
 
 
 def stop_process(process: subprocess.Popen, timeout: float) -> None:
@@ -59,7 +70,10 @@ def stop_process(process: subprocess.Popen, timeout: float) -> None:
 def serving(env: dict[str, str], folder: Path, timeout: float = 60) -> Iterator[str]:
     """gunicorn with ``env``; yields its base URL. Output is appended to folder/gunicorn.out."""
     output = open(folder / "gunicorn.out", "ab")
-    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"],
+    # --no-control-socket: gunicorn 27 otherwise shares $HOME/.gunicorn/gunicorn.ctl with every
+    # other instance on the host, and stopping one deletes the other's (MACHINE-NOTES.md).
+    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py",
+                                "--no-control-socket"],
                                env=env, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{env['PORT']}"
     deadline = time.monotonic() + timeout

@@ -2,59 +2,55 @@
 
 from __future__ import annotations
 
-from app.telemetry import service
+import logging
+
+from app import telemetry
 from tests.conftest import ADMIN_PASSWORD, login
 
-
-def _ready(app, allow_analytics=True):
-    from app.services.setup import complete_setup
-
-    with app.app_context():
-        complete_setup(admin_username="admin", admin_password=ADMIN_PASSWORD,
-                       allow_analytics=allow_analytics)
+from .conftest import client_of, complete_setup, flush
 
 
 def test_a_full_queue_drops_new_events_and_counts_them(telemetry_app_factory, otlp_receiver):
     otlp_receiver.mode = "hang"  # the first export blocks until the test releases it
     app = telemetry_app_factory(TELEMETRY_QUEUE_SIZE=5, TELEMETRY_EXPORT_TIMEOUT_SECONDS=10.0)
-    _ready(app)
+    complete_setup(app, allow_analytics=True)
     client = app.test_client()
     assert login(client, "admin", ADMIN_PASSWORD).status_code == 302
     for _ in range(20):
         assert client.get("/clients").status_code == 200
-    state = app.extensions["telemetry"]
+    state = client_of(app)
     # 5 records (first_seen, auth.login, page views) are pending; everything after was dropped.
-    assert state.sink.pending() == 5
+    assert state.consumer.pending() == 5
     dropped = state.metrics.value("analytics", "dropped") + state.metrics.value("base", "dropped")
     assert dropped >= 15
     otlp_receiver.release.set()
+    flush(app, 15.0)
+    assert state.consumer.pending() == 0
 
 
 def test_a_failing_receiver_never_reaches_the_user_and_failures_are_counted(
         telemetry_app_factory, otlp_receiver):
     otlp_receiver.mode = "error500"
     app = telemetry_app_factory(TELEMETRY_EXPORT_TIMEOUT_SECONDS=0.5)
-    _ready(app)
+    complete_setup(app, allow_analytics=True)
     client = app.test_client()
     assert login(client, "admin", ADMIN_PASSWORD).status_code == 302
     assert client.post_form("/clients/new", {"name": "Fault Tolerant Ltd"}).status_code == 302
     assert client.get("/clients").status_code == 200
-    service.flush(5.0, app=app)
-    state = app.extensions["telemetry"]
+    flush(app)
+    state = client_of(app)
     assert state.metrics.value("analytics", "failed") >= 3  # login, client.created, page views
     assert state.metrics.value("analytics", "sent") == 0
-    assert state.sink.pending() == 0
+    assert state.consumer.pending() == 0
+    # A failed first_seen is not recorded as sent: it stays due for the next try.
+    assert state.state().first_seen_sent_at is None
 
 
 def test_a_failing_streak_is_logged_when_it_starts_and_when_it_ends(
         telemetry_app_factory, otlp_receiver, caplog):
-    import logging
-
-    from app import track_event
-
     app = telemetry_app_factory(TELEMETRY_EXPORT_TIMEOUT_SECONDS=0.5)
-    _ready(app)
-    service.flush(5.0, app=app)
+    complete_setup(app, allow_analytics=True)
+    flush(app)
     otlp_receiver.mode = "error500"
     caplog.clear()
     caplog.set_level(logging.INFO)
@@ -62,14 +58,14 @@ def test_a_failing_streak_is_logged_when_it_starts_and_when_it_ends(
     def batches(count: int) -> None:
         for _ in range(count):
             with app.test_request_context("/"):
-                track_event("auth.logout")
-            service.flush(5.0, app=app)
+                assert telemetry.track_event("auth.logout")
+            flush(app)
 
     def lines(name: str) -> int:
         return sum(record.getMessage() == name for record in caplog.records)
 
     batches(4)
-    assert app.extensions["telemetry"].metrics.value("analytics", "failed") >= 4
+    assert client_of(app).metrics.value("analytics", "failed") >= 4
     assert lines("telemetry.export_failing") == 1
     assert lines("telemetry.export_recovered") == 0
     otlp_receiver.mode = "ok"
