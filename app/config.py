@@ -215,6 +215,9 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "TELEMETRY_QUEUE_SIZE": parse_int(
             "TELEMETRY_QUEUE_SIZE", get("TELEMETRY_QUEUE_SIZE"), 1000, minimum=1
         ),
+        "TELEMETRY_BASE_INTERVAL_SECONDS": parse_int(
+            "TELEMETRY_BASE_INTERVAL_SECONDS", get("TELEMETRY_BASE_INTERVAL_SECONDS"), 60, minimum=1
+        ),
         "TELEMETRY_OUTBOX_RETENTION_DAYS": parse_int(
             "TELEMETRY_OUTBOX_RETENTION_DAYS", get("TELEMETRY_OUTBOX_RETENTION_DAYS"), 30, minimum=1
         ),
