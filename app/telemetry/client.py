@@ -142,6 +142,8 @@ class TelemetryClient:
             return
         note = None
         if on_disk.problem is not None and not created:
+            # A missing file may be a new data folder (another replica, a new volume) as
+            # well as a deleted one: the note says what was seen, not a guess.
             note = (f"{isoformat(datetime.now(timezone.utc))}: rebuilt from the database "
                     f"({on_disk.problem}); install id and consent kept")
         elif on_disk.problem is None and on_disk.install_id != state.install_id:
