@@ -1,0 +1,193 @@
+"""Every catalogue action reports the same event from the web UI, the API and the CLI.
+
+Issue 11's first "Done when": each row of ``tests/telemetry/actions.py`` is performed
+through every place that offers it (a signed-in browser posting real forms with CSRF,
+a personal token on ``/api/v1``, the real ``flask`` command) on an app whose detailed
+analytics is opted in and whose telemetry goes to a real OTLP/HTTP receiver. The
+receiver must then hold exactly one record of the action's event, with ``source`` set
+to the place, the action's properties, the acting user's id, and no other catalogue
+event besides page views. The static tests fail when a catalogue event has no emitter
+or no row, when something emits an event the catalogue does not have, and when a
+route calls ``track_event``.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from app import events
+from app.telemetry import client as telemetry_client
+from app.telemetry.catalogue import (
+    CONTEXT_PROPERTIES, EVENTS, LAYER_ANALYTICS, LAYER_BASE,
+)
+from app.telemetry.subscribers import EMITTERS, SELF_EMITTED
+from tests.support.otlp import start_receiver, wait_for
+from tests.telemetry.actions import ACTIONS, CASES, World, case_id, seed
+
+ROUTES = Path(__file__).resolve().parents[2] / "app" / "routes"
+ANALYTICS_EVENTS = {name for name, event in EVENTS.items() if event.layer == LAYER_ANALYTICS}
+EMITTED_NAMES = {name for name, _properties in EMITTERS.values()}
+# Attributes every analytics record may carry besides its event's own properties.
+CONTEXT_ATTRIBUTES = {"source", "telemetry.layer", *CONTEXT_PROPERTIES}
+# Domain signals that are deliberately no analytics event, and why.
+NOT_ANALYTICS = {
+    events.setup_completed: "setup starts the base layer (base_telemetry.first_seen); the "
+                            "consent given at setup is not a preference change",
+}
+
+
+@pytest.fixture
+def world(app_factory):
+    """An app after setup with detailed analytics opted in, exporting to a real receiver."""
+    receiver = start_receiver("ok")
+    app = app_factory(GRAFANA_OTLP_ENDPOINT=receiver.url, TELEMETRY_BATCH_DELAY_MS=50,
+                      TELEMETRY_EXPORT_TIMEOUT_SECONDS=1.0)
+    built = World(app=app, receiver=receiver)
+    try:
+        seed(built)
+        yield built
+    finally:
+        telemetry_client(app).shutdown(3.0)
+        receiver.stop()
+
+
+def _flush(world: World) -> None:
+    assert telemetry_client(world.app).flush(10.0), "the telemetry queue did not drain in 10 s"
+
+
+def _analytics(records: list[dict]) -> list[dict]:
+    return [r for r in records if r["attributes"].get("telemetry.layer") == LAYER_ANALYTICS]
+
+
+@pytest.mark.parametrize("action,path", CASES, ids=[case_id(case) for case in CASES])
+def test_action_reports_its_event_with_source_at_the_receiver(world, action, path):
+    way = action.way(path)
+    if action.prepare is not None:
+        action.prepare(world)
+    if way.signed_in and way.actor is not None:
+        # The sign-in (its auth.login and page views) happens before the action window.
+        world.web(way.actor) if path == "web" else world.token(way.actor)
+    _flush(world)
+    before = len(world.receiver.records)
+
+    way.perform(world)
+    _flush(world)
+    assert wait_for(lambda: any(r["event_name"] == action.event
+                                for r in world.receiver.records[before:]), timeout=5.0), (
+        f"{action.event} never reached the receiver from the {path}; got "
+        f"{[r['event_name'] for r in world.receiver.records[before:]]}")
+
+    during = _analytics(world.receiver.records[before:])
+    matching = [r for r in during if r["event_name"] == action.event]
+    assert len(matching) == 1, f"{len(matching)} {action.event} records for one action"
+    attributes = dict(matching[0]["attributes"])
+    assert attributes.pop("source", None) == path
+    assert attributes.pop("telemetry.layer") == LAYER_ANALYTICS
+    expected_user = world.ids[way.actor] if way.actor is not None else None
+    assert attributes.pop("user_id", None) == expected_user
+    for name in ("browser_family", "device_type"):
+        attributes.pop(name, None)
+    expected = action.expected_properties(world)
+    assert set(expected) == set(EVENTS[action.event].properties) - {"source"}
+    assert attributes == expected
+
+    others = sorted({r["event_name"] for r in during} - {action.event, "page.viewed"})
+    assert others == [], f"the {path} action {action.id} also reported {others}"
+    if path != "web":
+        assert [r for r in during if r["event_name"] == "page.viewed"] == []
+
+    # Everything this app sent, from setup on, is a catalogue event with only its own
+    # properties (plus the context ones for analytics).
+    for record in world.receiver.records:
+        event = EVENTS.get(record["event_name"])
+        assert event is not None, f"{record['event_name']!r} is not in the catalogue"
+        allowed = set(event.properties) | {"telemetry.layer"}
+        if event.layer == LAYER_ANALYTICS:
+            allowed |= CONTEXT_ATTRIBUTES
+        assert set(record["attributes"]) <= allowed, (record["event_name"],
+                                                      set(record["attributes"]) - allowed)
+        assert record["attributes"]["telemetry.layer"] == event.layer
+
+
+# -- the table, the emitters and the catalogue agree -------------------------------------
+
+
+def test_every_catalogue_analytics_event_has_an_emitter():
+    missing = sorted(ANALYTICS_EVENTS - EMITTED_NAMES - SELF_EMITTED)
+    assert missing == [], f"catalogue events nothing emits: {missing}"
+
+
+def test_every_catalogue_analytics_event_has_a_row_in_the_action_table():
+    missing = sorted(ANALYTICS_EVENTS - {action.event for action in ACTIONS})
+    assert missing == [], f"catalogue events with no action in tests/telemetry/actions.py: {missing}"
+
+
+def test_every_emitted_event_is_in_the_catalogue():
+    unknown = sorted((EMITTED_NAMES | SELF_EMITTED) - set(EVENTS))
+    assert unknown == [], f"emitters name events the catalogue does not have: {unknown}"
+    # A domain signal never produces a base event: the client sends those itself.
+    assert {name for name in EMITTED_NAMES if EVENTS[name].layer != LAYER_ANALYTICS} == set()
+    assert {name for name in SELF_EMITTED if EVENTS[name].layer == LAYER_BASE} == {
+        name for name, event in EVENTS.items() if event.layer == LAYER_BASE}
+
+
+def test_every_domain_signal_is_reported_or_deliberately_not():
+    unreported = [signal.name for signal in events.ALL
+                  if signal not in EMITTERS and signal not in NOT_ANALYTICS]
+    assert unreported == [], f"domain signals no analytics event reports: {unreported}"
+
+
+FIXED_ROWS = [action for action in ACTIONS if not callable(action.properties)]
+
+
+@pytest.mark.parametrize("action", FIXED_ROWS, ids=[action.id for action in FIXED_ROWS])
+def test_each_row_names_every_property_of_its_event(action):
+    """A row checks all its event's own properties, so none can drift unnoticed (rows whose
+    properties are computed after the action are checked the same way in the run)."""
+    assert set(action.properties) == set(EVENTS[action.event].properties) - {"source"}
+
+
+def test_every_action_can_be_performed_in_the_web_ui():
+    assert [action.id for action in ACTIONS if action.web is None] == []
+
+
+# -- routes never call track_event -------------------------------------------------------
+
+
+def track_event_calls(source: str, filename: str = "<source>") -> list[str]:
+    """Where ``source`` imports or calls ``track_event`` (or a telemetry client's ``track``)."""
+    found = []
+    for node in ast.walk(ast.parse(source, filename)):
+        if isinstance(node, ast.ImportFrom) and any(a.name == "track_event" for a in node.names):
+            found.append(f"{filename}:{node.lineno} imports track_event")
+        elif isinstance(node, ast.Call):
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else \
+                func.attr if isinstance(func, ast.Attribute) else None
+            if name == "track_event" or (isinstance(func, ast.Attribute) and name == "track"):
+                found.append(f"{filename}:{node.lineno} calls {name}")
+    return found
+
+
+def test_no_module_under_app_routes_calls_track_event():
+    modules = sorted(ROUTES.rglob("*.py"))
+    assert len(modules) > 10  # the scan looks at the real blueprints
+    found = [hit for module in modules
+             for hit in track_event_calls(module.read_text(encoding="utf-8"), str(module))]
+    assert found == [], "routes must announce domain events through services:\n" + "\n".join(found)
+
+
+def test_the_route_scan_finds_each_way_of_calling_track_event():
+    planted = (
+        "from app.telemetry import track_event\n"
+        "import app.telemetry as telemetry\n"
+        "def view():\n"
+        "    track_event('client.created')\n"
+        "    telemetry.track_event('client.created')\n"
+        "    telemetry.client().track('client.created')\n"
+    )
+    assert [hit.split(" ", 1)[1] for hit in track_event_calls(planted)] == [
+        "imports track_event", "calls track_event", "calls track_event", "calls track"]
