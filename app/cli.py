@@ -23,7 +23,7 @@ from .services.errors import ServiceError
 @click.option("--timezone", "tz", default=None, help="Default time zone, e.g. Europe/Berlin.")
 @click.option(
     "--analytics/--no-analytics", default=False, show_default=True,
-    help="Opt in to detailed anonymous usage analytics (off unless given).",
+    help="Opt in to detailed, pseudonymous usage analytics (off unless given).",
 )
 @with_appcontext
 def setup_command(admin_username, admin_password_stdin, admin_email, company_name, tz, analytics):
@@ -87,9 +87,29 @@ def create_token_command(username, name):
     click.echo(issued.secret)
 
 
+@click.command("user-id")
+@click.argument("username")
+@with_appcontext
+def telemetry_user_id_command(username):
+    """Print the pseudonymous id detailed analytics uses for USERNAME (for data-subject
+    requests: the recipient can find that user's events by it, and by nothing else)."""
+    from . import telemetry
+    from .services.users import find_by_username
+
+    user = find_by_username(username)
+    if user is None:
+        raise click.ClickException(f"No user named {username!r}.")
+    pseudonym = telemetry.client().pseudonymous_id(user.id)
+    if pseudonym is None:
+        raise click.ClickException("The database did not answer; try again.")
+    click.echo(pseudonym)
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(setup_command)
     app.cli.add_command(create_token_command)
     from .telemetry.cli import telemetry_cli
 
+    if "user-id" not in telemetry_cli.commands:
+        telemetry_cli.add_command(telemetry_user_id_command)
     app.cli.add_command(telemetry_cli)

@@ -203,7 +203,7 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         ),
         "SENTRY_ENVIRONMENT": get("SENTRY_ENVIRONMENT") or "production",
         # Telemetry (docs/telemetry/architecture.md, docs/privacy.md). Kill switches
-        # beat every stored choice; the admin's choice itself lives in installation.json.
+        # beat every stored choice; the admin's choice itself lives in the database.
         "GRAFANA_OTLP_ENDPOINT": parse_http_url("GRAFANA_OTLP_ENDPOINT", get("GRAFANA_OTLP_ENDPOINT")),
         "GRAFANA_OTLP_TOKEN": get("GRAFANA_OTLP_TOKEN") or None,
         "DO_NOT_TRACK": parse_bool("DO_NOT_TRACK", get("DO_NOT_TRACK"), False),
@@ -215,6 +215,14 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "TELEMETRY_QUEUE_SIZE": parse_int(
             "TELEMETRY_QUEUE_SIZE", get("TELEMETRY_QUEUE_SIZE"), 1000, minimum=1
         ),
+        # Who runs the receiver, how long they keep records, where their privacy notice is:
+        # shown on the wizard and Admin → Telemetry (the recipient card), never sent.
+        "TELEMETRY_RECIPIENT": (get("TELEMETRY_RECIPIENT") or "").strip()[:200] or None,
+        "TELEMETRY_RETENTION_DAYS": (
+            parse_int("TELEMETRY_RETENTION_DAYS", get("TELEMETRY_RETENTION_DAYS"), 0, minimum=1)
+            if get("TELEMETRY_RETENTION_DAYS") else None
+        ),
+        "TELEMETRY_PRIVACY_URL": parse_http_url("TELEMETRY_PRIVACY_URL", get("TELEMETRY_PRIVACY_URL")),
         "TELEMETRY_BASE_INTERVAL_SECONDS": parse_int(
             "TELEMETRY_BASE_INTERVAL_SECONDS", get("TELEMETRY_BASE_INTERVAL_SECONDS"), 60, minimum=1
         ),

@@ -23,6 +23,12 @@ class Settings(db.Model):
     install_id = db.Column(db.String(36), nullable=True)  # random UUID4, set once
     analytics_changed_by = db.Column(db.String(80), nullable=True)
     analytics_changed_at = db.Column(UTCDateTime, nullable=True)
+    # What an opt-in was given for: the catalogue's version and its events and properties
+    # (JSON), so a later catalogue that sends more pauses and can show what changed.
+    analytics_catalogue_version = db.Column(db.String(16), nullable=True)
+    analytics_consented_shape = db.Column(db.Text, nullable=True)
+    # Keys the HMAC that turns internal user ids into pseudonyms; never leaves the database.
+    telemetry_pseudonym_key = db.Column(db.String(64), nullable=True)
     # Base telemetry: recorded only after the receiver acknowledged the event. A
     # process that is sending holds a short lease (``*_claimed_until``) so no other
     # sends the same event meanwhile; a lease left by a crash simply expires.

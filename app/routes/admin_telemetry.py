@@ -22,6 +22,9 @@ def telemetry():
     telemetry_client = client()
     return render_template(
         "admin/telemetry.html", status=telemetry_client.status(),
+        disclosure=telemetry_client.disclosure(),
+        examples=[dict(example, json=json.dumps(example, indent=2, sort_keys=True))
+                  for example in telemetry_client.example_payloads()],
         next_heartbeat=json.dumps(telemetry_client.preview(), indent=2, sort_keys=True),
         sent=[dict(item, payload=json.dumps(item["payload"], indent=2, sort_keys=True))
               for item in recent(50)],
@@ -45,6 +48,27 @@ def set_detailed_analytics():
         flash("The choice could not be saved: the database is unavailable.", "error")
         return redirect(url_for(".telemetry")), 303
     flash("Detailed analytics " + ("turned on." if enabled else "turned off."), "success")
+    return redirect(url_for(".telemetry")), 303
+
+
+@bp.post("/accept-catalogue")
+@admin_required
+def accept_catalogue():
+    """Resume detailed analytics under the catalogue the admin just read (the form names its
+    version: accepting a page that went stale while a new version shipped changes nothing)."""
+    telemetry_client = client()
+    if request.form.get("version") != telemetry_client.catalogue_version \
+            or telemetry_client.state().telemetry_enabled is not True:
+        flash("Nothing to accept: reload the page and read the changes first.", "error")
+        return redirect(url_for(".telemetry")), 303
+    try:
+        telemetry_client.set_consent(True, changed_by=f"user:{current_user.id} (accepted "
+                                                      f"catalogue {telemetry_client.catalogue_version})",
+                                     actor=current_user)
+    except StoreUnavailable:
+        flash("The choice could not be saved: the database is unavailable.", "error")
+        return redirect(url_for(".telemetry")), 303
+    flash("Detailed analytics resumed under the new catalogue.", "success")
     return redirect(url_for(".telemetry")), 303
 
 

@@ -61,6 +61,11 @@ def _account_key() -> str:
     return "acct:" + hashlib.sha256(typed.encode()).hexdigest()[:32]
 
 
+def _throttled(_limit) -> None:
+    # A refused attempt is a failed sign-in like any other, for telemetry and the log.
+    user_service.record_throttled_sign_in()
+
+
 def _safe_next(target: str | None) -> str | None:
     """Only same-site relative paths: never an open redirect."""
     if not target:
@@ -75,10 +80,12 @@ def _safe_next(target: str | None) -> str | None:
 @limiter.limit(
     lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ADDRESS"], methods=["POST"],
     key_func=get_remote_address, deduct_when=_login_failed, scope="login-address",
+    on_breach=_throttled,
 )
 @limiter.limit(
     lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ACCOUNT"], methods=["POST"],
     key_func=_account_key, deduct_when=_login_failed, scope="login-account",
+    on_breach=_throttled,
 )
 def login():
     if current_user.is_authenticated:

@@ -40,7 +40,7 @@ class SetupForm(FlaskForm):
         validators=[InputRequired(), EqualTo("admin_password", "The passwords do not match.")],
     )
     timezone = SelectField("Default time zone", validate_choice=False)
-    allow_analytics = BooleanField("Share detailed, anonymous usage analytics", default=False)
+    allow_analytics = BooleanField("Share detailed, pseudonymous usage analytics", default=False)
 
 
 class LoginForm(FlaskForm):
@@ -119,7 +119,7 @@ class SettingsForm(FlaskForm):
     company_name = StringField("Company name", validators=[InputRequired(), Length(max=200)])
     default_timezone = SelectField("Default time zone", validate_choice=False)
     currency = SelectField("Currency", validate_choice=False)
-    allow_analytics = BooleanField("Share detailed, anonymous usage analytics")
+    allow_analytics = BooleanField("Share detailed, pseudonymous usage analytics")
 
 
 class ProfileForm(FlaskForm):

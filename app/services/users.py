@@ -142,6 +142,11 @@ _PUBLIC_FAILURE_REASONS = {"unknown_user": "bad_credentials", "bad_password": "b
                            "inactive": "inactive"}
 
 
+def record_throttled_sign_in() -> None:
+    """Announce a sign-in refused by the rate limit (nothing typed is part of it)."""
+    events.announce(events.sign_in_failed, reason="throttled")
+
+
 def record_login(user: User, *, method: str) -> None:
     """Note a successful sign-in (``method``: password or oidc) and announce it."""
     user.last_login_at = utcnow()

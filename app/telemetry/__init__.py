@@ -49,6 +49,7 @@ def init_app(app: Flask) -> None:
     subscribers.connect()
     if telemetry.kill_switch is None:
         telemetry.state()  # adopt or create the install id; rebuild a lost installation.json
+    _log_layers(telemetry)
     if telemetry.consumer is not None:
         app.after_request(_track_page_view)
         # Setup done but first_seen never acknowledged (sink down, a CLI that exited):
@@ -56,6 +57,20 @@ def init_app(app: Flask) -> None:
         telemetry.send_due_base_events()
     app.context_processor(lambda: {"feature_flags": flags.all_flags()})
     app.jinja_env.globals["feature_flag_rows"] = _feature_flag_rows
+    app.jinja_env.globals["telemetry_disclosure"] = lambda: telemetry.disclosure()
+
+
+def _log_layers(telemetry: TelemetryClient) -> None:
+    """One line at start: each layer's state and why, and where records go (host only)."""
+    try:
+        base, analytics = telemetry.base_layer(), telemetry.analytics_layer()
+    except Exception:  # never let the report stop the app
+        log.warning("telemetry.state_unknown", exc_info=True)
+        return
+    log.info("telemetry.layers", extra={
+        "base_telemetry": base.reason, "detailed_analytics": analytics.reason,
+        "endpoint": telemetry.recipient()["endpoint"],
+        "catalogue_version": telemetry.catalogue_version})
 
 
 def build_exporter(config):

@@ -51,6 +51,10 @@ class Prop:
         elif self.kind == "route":
             if isinstance(value, str) and _ROUTE.fullmatch(value):
                 return value
+        elif self.kind == "pseudonym":
+            # An HMAC of an internal id, never the id itself (client.pseudonymous_id).
+            if isinstance(value, str) and _PSEUDONYM.fullmatch(value):
+                return value
         elif self.kind == "short":
             # Machine-made values only (versions, locales, time zones, UUIDs): no spaces, bounded.
             if isinstance(value, str) and _SHORT.fullmatch(value):
@@ -62,6 +66,7 @@ class Prop:
 # concrete id (all-digit segments are refused).
 _ROUTE = re.compile(r"/(?:(?:[a-z0-9_.-]*[a-z_.-][a-z0-9_.-]*|<(?:\w+:)?\w+>)(?:/|$))*")
 _SHORT = re.compile(r"[A-Za-z0-9_.+:/-]{1,64}")
+_PSEUDONYM = re.compile(r"[0-9a-f]{16}")
 
 SOURCES = ("web", "api", "cli")
 BROWSER_FAMILIES = ("chrome", "firefox", "safari", "edge", "other", "none")
@@ -90,7 +95,10 @@ RESOURCE_ATTRIBUTES: dict[str, Prop] = {
 
 # Added by the telemetry client to every analytics event; callers never pass these.
 CONTEXT_PROPERTIES: dict[str, Prop] = {
-    "user_id": Prop("id", "Internal numeric id of the acting user (never a name or email)."),
+    "user_id": Prop("pseudonym", "Pseudonymous id of the acting user: HMAC-SHA256 of the internal "
+                                 "id, keyed by a secret of this install that never leaves it, cut "
+                                 "to 16 hex characters. Stable per user within one install, "
+                                 "unrelated across installs; the internal id is never sent."),
     "browser_family": Prop("enum", "Browser family from the User-Agent (the header itself is "
                                    "never sent); web requests only.", BROWSER_FAMILIES),
     "device_type": Prop("enum", "Device class from the User-Agent; web requests only.",
@@ -196,3 +204,88 @@ def validate_resource(attributes: Mapping[str, Any]) -> dict[str, Any]:
             raise CatalogueViolation(f"resource attribute {key!r} is not in the catalogue")
         cleaned[key] = prop.check(key, value)
     return cleaned
+
+
+# -- versions: what consent was given for --------------------------------------
+
+
+def _layer_shape(layer: str) -> dict[str, dict[str, list]]:
+    """Each event of ``layer`` with its properties' names, types and allowed values."""
+    return {event.name: {name: [prop.kind, list(prop.values), prop.maximum]
+                         for name, prop in sorted(event.properties.items())}
+            for event in sorted(EVENTS.values(), key=lambda e: e.name) if event.layer == layer}
+
+
+def detailed_shape() -> dict[str, list[str]]:
+    """What detailed analytics may send: each event and its property names (context included).
+
+    Stored with an admin's consent, so a later catalogue can show what changed since.
+    """
+    context = sorted(CONTEXT_PROPERTIES)
+    return {name: sorted([*props, *context]) for name, props in _layer_shape(LAYER_ANALYTICS).items()}
+
+
+def _digest(value: Any) -> str:
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def catalogue_version() -> str:
+    """The version of the detailed layer: a hash of its events, their properties and types,
+    the context every event carries, and the Resource. Consent is given for one version;
+    a catalogue that sends more (or other) pauses detailed analytics until an admin accepts."""
+    return _digest({"events": _layer_shape(LAYER_ANALYTICS),
+                    "context": {k: [p.kind, list(p.values)] for k, p in CONTEXT_PROPERTIES.items()},
+                    "resource": sorted(RESOURCE_ATTRIBUTES)})
+
+
+def base_version() -> str:
+    """A hash of the base layer (its events, properties and the Resource); the newest entry
+    of :data:`BASE_CHANGELOG` names it, so a change cannot ship without a changelog line."""
+    return _digest({"events": _layer_shape(LAYER_BASE), "resource": sorted(RESOURCE_ATTRIBUTES)})
+
+
+def shape_difference(old: dict[str, list[str]], new: dict[str, list[str]]) -> dict[str, Any]:
+    """What changed between two :func:`detailed_shape` values (for the admin page)."""
+    added = sorted(set(new) - set(old))
+    removed = sorted(set(old) - set(new))
+    changed = {name: {"added": sorted(set(new[name]) - set(old[name])),
+                      "removed": sorted(set(old[name]) - set(new[name]))}
+               for name in sorted(set(old) & set(new)) if set(old[name]) != set(new[name])}
+    return {"added_events": added, "removed_events": removed, "changed_events": changed}
+
+
+# Base-layer changes, newest last: (date, base_version(), what changed). The base layer is
+# sent without an opt-in, so every change to it is listed here and in docs/events.md;
+# tests/telemetry/test_docs.py fails when base_version() is not the newest entry's.
+BASE_CHANGELOG: tuple[tuple[str, str, str], ...] = (
+    ("2026-11-23", "before-versioning", "first_seen and heartbeat introduced (schema 1: install id, version and "
+                       "deployment type on every record)."),
+    ("2026-12-02", "8a677a5bb780", "schema 2: install id, app version, deployment type and release channel "
+                       "move to the OTLP Resource (with service.instance.id, os.type, host.arch "
+                       "and timetracker.schema_version); first_seen and heartbeat are recorded as "
+                       "sent only once the receiver acknowledged them."),
+)
+
+
+# -- example values: what the admin sees before opting in -----------------------
+
+_EXAMPLES = {"bool": True, "count": 3, "duration": 5400, "route": "/entries/<int:entry_id>/edit",
+             "short": "example", "pseudonym": "3f2a9c0d1b4e5f60"}
+
+
+def example_value(prop: Prop) -> Any:
+    """A value of ``prop``'s type, for previews (checked like a real one)."""
+    if prop.values:
+        return prop.values[0]
+    if prop.kind == "id":
+        return 42
+    return _EXAMPLES[prop.kind]
+
+
+def example_properties(name: str) -> dict[str, Any]:
+    """Example properties of event ``name`` (``source`` excepted: the caller picks it)."""
+    return {key: example_value(prop) for key, prop in EVENTS[name].properties.items()
+            if key != "source"}

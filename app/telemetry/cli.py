@@ -26,11 +26,39 @@ def echo_status() -> None:
     click.echo(f"detailed analytics: {status['analytics']['reason']}")
     click.echo(f"stored choice: {_CHOICE[status['detailed_analytics']]}")
     click.echo(f"first_seen delivered: {status['first_seen_sent_at'] or 'not yet'}")
+    click.echo(f"catalogue version: {status['catalogue_version']} (consent given for "
+               f"{status['consented_catalogue_version'] or 'none'})")
+    changes = status["catalogue_changes"]
+    if changes:
+        click.echo("  paused until accepted (Admin → Telemetry, or `flask telemetry enable`): "
+                   + json.dumps(changes, sort_keys=True))
+    _echo_disclosure(_client().disclosure())
     file = status["installation_file"]
     if file["problem"]:
         click.echo(f"installation.json: {file['problem']}")
     elif file["repaired"]:
         click.echo(f"installation.json: {file['repaired']}")
+
+
+def _echo_disclosure(disclosure: dict) -> None:
+    """The same words as the wizard and the admin page, from the catalogue and the config."""
+    if not disclosure["sends"]:
+        reason = disclosure["kill_switch"] or "no endpoint is configured (GRAFANA_OTLP_ENDPOINT)"
+        click.echo(f"nothing is sent: {reason}")
+        return
+    click.echo("base fields: " + ", ".join(name for name, _ in disclosure["base_fields"]))
+    click.echo("resource fields (once per batch): "
+               + ", ".join(name for name, _ in disclosure["resource_fields"]))
+    click.echo(f"detailed analytics: {len(disclosure['detailed_events'])} events, each with a "
+               "pseudonymous user id (keyed hash) and the source")
+    recipient = disclosure["recipient"]
+    if recipient["endpoint"]:
+        click.echo(f"recipient: {recipient['endpoint']}"
+                   + (f", run by {recipient['name']}" if recipient["name"] else "")
+                   + (f", keeps records {recipient['retention_days']} days"
+                      if recipient["retention_days"] else ", retention not stated")
+                   + (f", privacy notice {recipient['privacy_url']}" if recipient["privacy_url"] else "")
+                   + "; the receiver sees this server's IP address")
 
 
 @telemetry_cli.command("status")
@@ -65,6 +93,14 @@ def _set(enabled: bool) -> None:
 
 
 @telemetry_cli.command("preview")
-def preview_command():
-    """Print the exact JSON of the next heartbeat."""
-    click.echo(json.dumps(_client().preview(), indent=2, sort_keys=True))
+@click.option("--all", "show_all", is_flag=True,
+              help="Also an example of every detailed event (built like the real records).")
+def preview_command(show_all: bool):
+    """Print the exact JSON of the next heartbeat (and, with --all, of every detailed event)."""
+    telemetry = _client()
+    if not show_all:
+        click.echo(json.dumps(telemetry.preview(), indent=2, sort_keys=True))
+        return
+    click.echo(json.dumps({"next_heartbeat": telemetry.preview(),
+                           "detailed_examples": telemetry.example_payloads()},
+                          indent=2, sort_keys=True))

@@ -17,6 +17,8 @@ catalogue violation under tests, which is a programming error we want to see.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import threading
 import time
@@ -65,9 +67,11 @@ def kill_switch_reason(config) -> str | None:
     return None
 
 
-def consent_given(state: InstallState) -> bool:
-    """Detailed analytics may leave: an install id, setup done, and an admin opted in."""
-    return bool(state.install_id) and state.setup_complete and state.telemetry_enabled is True
+def consent_given(state: InstallState, catalogue_version: str) -> bool:
+    """Detailed analytics may leave: an install id, setup done, and an admin opted in to this
+    very catalogue (an opt-in given for another version counts as not asked)."""
+    return bool(state.install_id) and state.setup_complete and state.telemetry_enabled is True \
+        and state.consented_catalogue_version == catalogue_version
 
 
 class TelemetryClient:
@@ -82,7 +86,10 @@ class TelemetryClient:
         self.kill_switch = kill_switch
         self.strict = strict
         self.deployment_type = context.deployment_type(app.config)
+        # Computed per client (not per import) so a test app can run a changed catalogue.
+        self.catalogue_version = catalogue.catalogue_version()
         self._engine = engine
+        self._pseudonym_key: bytes | None = None
         self._snapshot: tuple[InstallState, float] | None = None
         self._refresh_lock = threading.Lock()
         self._mirror_warned: str | None = None
@@ -177,7 +184,7 @@ class TelemetryClient:
             return LayerState(False, "off: setup is not complete")
         if self.consumer.exporter.kind == "debug":
             return LayerState(True, "on: TELEMETRY_DEBUG writes payloads to the log, nothing is sent")
-        return LayerState(True, f"on: sending to {self.consumer.exporter.url}")
+        return LayerState(True, f"on: sending to {context.display_url(self.consumer.exporter.url)}")
 
     def analytics_layer(self) -> LayerState:
         """Whether detailed analytics would be sent now, and why (or why not)."""
@@ -190,6 +197,11 @@ class TelemetryClient:
         if state.telemetry_enabled is False:
             return LayerState(False, f"off: opted out by {state.telemetry_changed_by} "
                                      f"at {state.telemetry_changed_at}")
+        if state.consented_catalogue_version != self.catalogue_version:
+            given_for = state.consented_catalogue_version or "an unversioned catalogue"
+            return LayerState(False, "paused: the event catalogue changed since the opt-in "
+                                     f"(given for {given_for}, now {self.catalogue_version}); "
+                                     "an admin must accept the changes (Admin → Telemetry)")
         return LayerState(True, f"on: opted in by {state.telemetry_changed_by} "
                                 f"at {state.telemetry_changed_at}")
 
@@ -214,12 +226,72 @@ class TelemetryClient:
                                   "problem": on_disk.problem,
                                   "repaired": on_disk.repaired if on_disk.problem is None else None},
             "queued": self.consumer.pending() if self.consumer is not None else 0,
+            "catalogue_version": self.catalogue_version,
+            "consented_catalogue_version": state.consented_catalogue_version,
+            "catalogue_changes": self.catalogue_changes(state),
+            "recipient": self.recipient(),
+        }
+
+    def catalogue_changes(self, state: InstallState | None = None) -> dict[str, Any] | None:
+        """What the detailed layer sends beyond the opt-in (None: nothing to accept)."""
+        state = state or self.state()
+        if state.telemetry_enabled is not True \
+                or state.consented_catalogue_version == self.catalogue_version:
+            return None
+        try:
+            old = store.consented_shape(self._engine) or {}
+        except store.StoreUnavailable:
+            old = {}
+        return catalogue.shape_difference(old, catalogue.detailed_shape())
+
+    def recipient(self) -> dict[str, Any]:
+        """Who receives what is sent, as the operator configured it (credentials never shown)."""
+        config = self.app.config
+        exporter = self.consumer.exporter if self.consumer is not None else None
+        return {
+            "endpoint": context.display_url(exporter.url) if exporter and exporter.url else None,
+            "debug": bool(exporter is not None and exporter.kind == "debug"),
+            "name": config.get("TELEMETRY_RECIPIENT") or None,
+            "retention_days": config.get("TELEMETRY_RETENTION_DAYS"),
+            "privacy_url": config.get("TELEMETRY_PRIVACY_URL") or None,
+            # Any HTTP receiver sees the address the export comes from; say so.
+            "sees_source_address": bool(exporter is not None and exporter.kind == "otlp"),
+        }
+
+    def disclosure(self) -> dict[str, Any]:
+        """The words of the wizard, the admin page and the CLI, built from the catalogue and
+        the configuration: what each layer sends, to whom, or that nothing is sent."""
+        base_event = catalogue.EVENTS[FIRST_SEEN]
+        return {
+            "sends": self.consumer is not None and self.kill_switch is None,
+            "kill_switch": self.kill_switch,
+            "base": self.base_layer(),
+            "base_fields": [(name, prop.description) for name, prop in base_event.properties.items()],
+            "resource_fields": [(name, prop.description)
+                                for name, prop in catalogue.RESOURCE_ATTRIBUTES.items()],
+            "detailed_events": sorted(name for name, event in catalogue.EVENTS.items()
+                                      if event.layer == LAYER_ANALYTICS),
+            "context_fields": [(name, prop.description)
+                               for name, prop in catalogue.CONTEXT_PROPERTIES.items()],
+            "recipient": self.recipient(),
         }
 
     # -- consent -----------------------------------------------------------------------
 
+    def record_setup_consent(self) -> None:
+        """The setup wizard's opt-in was given for this catalogue: record its version."""
+        try:
+            if store.record_setup_consent(self._engine, self.catalogue_version,
+                                          catalogue.detailed_shape()):
+                self.invalidate()
+        except store.StoreUnavailable:
+            log.warning("telemetry.consent_version_not_recorded", exc_info=True)
+
     def set_consent(self, enabled: bool, *, changed_by: str, actor=None) -> InstallState:
         """Set (never toggle) the detailed-analytics choice in the settings row.
+
+        Opting in records the catalogue version it was given for; doing it again after a
+        catalogue change is how an admin accepts the changes.
 
         Every process sees it within ``CONSENT_RECHECK_SECONDS`` and this one at once;
         installation.json follows. The change is announced (``analytics_consent_changed``),
@@ -228,7 +300,9 @@ class TelemetryClient:
         """
         value = bool(enabled)
         changed = store.set_consent(self._engine, value, changed_by,
-                                    datetime.now(timezone.utc).replace(microsecond=0))
+                                    datetime.now(timezone.utc).replace(microsecond=0),
+                                    version=self.catalogue_version,
+                                    shape=catalogue.detailed_shape())
         self.invalidate()
         state = self.state()
         if changed:
@@ -248,34 +322,76 @@ class TelemetryClient:
         if consumer is None:
             return False  # no event is built at all
         try:
-            event, cleaned = catalogue.validate(name, {**(properties or {}), "source": source})
-            if event.layer != LAYER_ANALYTICS:
-                raise CatalogueViolation(f"{name!r} is a base event: the client sends those itself")
-            if user_id is not None:
-                cleaned["user_id"] = catalogue.CONTEXT_PROPERTIES["user_id"].check("user_id", user_id)
-            if has_request_context():
-                cleaned.update(_checked_agent_context(request.headers.get("User-Agent", "")))
+            attributes = self.analytics_attributes(
+                name, properties, user_id=user_id, source=source,
+                user_agent=request.headers.get("User-Agent", "") if has_request_context() else None)
         except CatalogueViolation:
             self.metrics.count(LAYER_ANALYTICS, "filtered")
             if self.strict:
                 raise
             log.warning("telemetry.catalogue_violation", extra={"event_name": name}, exc_info=True)
             return False
-        if not consent_given(self.state(CONSENT_RECHECK_SECONDS)):
+        if not consent_given(self.state(CONSENT_RECHECK_SECONDS), self.catalogue_version):
             self.metrics.count(LAYER_ANALYTICS, "filtered")
             return False
-        return consumer.enqueue(LAYER_ANALYTICS, name, cleaned)
+        return consumer.enqueue(LAYER_ANALYTICS, name, attributes)
+
+    def analytics_attributes(self, name: str, properties: dict[str, Any] | None, *,
+                             user_id: int | None, source: str,
+                             user_agent: str | None) -> dict[str, Any]:
+        """The exact attributes of one detailed event (real records and previews alike).
+
+        Raises :class:`CatalogueViolation` for anything the catalogue does not allow.
+        """
+        event, cleaned = catalogue.validate(name, {**(properties or {}), "source": source})
+        if event.layer != LAYER_ANALYTICS:
+            raise CatalogueViolation(f"{name!r} is a base event: the client sends those itself")
+        if user_id is not None:
+            pseudonym = self.pseudonymous_id(user_id)
+            if pseudonym is not None:
+                cleaned["user_id"] = catalogue.CONTEXT_PROPERTIES["user_id"].check(
+                    "user_id", pseudonym)
+        if user_agent is not None:
+            cleaned.update(_checked_agent_context(user_agent))
+        return cleaned
+
+    def pseudonymous_id(self, user_id: int) -> str | None:
+        """HMAC-SHA256 of the internal id under this install's key, 16 hex characters.
+
+        The key stays in the database; without it (database unavailable) no id is sent.
+        """
+        key = self._pseudonym_key
+        if key is None:
+            try:
+                stored = store.pseudonym_key(self._engine)
+            except store.StoreUnavailable:
+                return None
+            if not stored:
+                return None
+            key = self._pseudonym_key = stored.encode()
+        return hmac.new(key, str(int(user_id)).encode(), hashlib.sha256).hexdigest()[:16]
+
+    def example_payloads(self) -> list[dict[str, Any]]:
+        """An example of every detailed event, built by the code that builds real records."""
+        examples = []
+        resource = self.resource_attributes()
+        for name in sorted(n for n, e in catalogue.EVENTS.items() if e.layer == LAYER_ANALYTICS):
+            attributes = self.analytics_attributes(
+                name, catalogue.example_properties(name), user_id=1, source=events.SOURCE_WEB,
+                user_agent=_EXAMPLE_USER_AGENT)
+            examples.append(payload_dict(name, LAYER_ANALYTICS, attributes, resource))
+        return examples
 
     def analytics_allowed_now(self) -> bool:
         """The per-request fast check: a sink exists and consent holds (at most 1 s old)."""
-        return self.consumer is not None and consent_given(self.state(CONSENT_RECHECK_SECONDS))
+        return self.consumer is not None and consent_given(self.state(CONSENT_RECHECK_SECONDS), self.catalogue_version)
 
     def _may_export(self, layer: str) -> bool:
         # In the consumer thread, right before an export: a fresh read of the row.
         if self.kill_switch:
             return False
         state = self.state()
-        return state.setup_complete if layer == LAYER_BASE else consent_given(state)
+        return state.setup_complete if layer == LAYER_BASE else consent_given(state, self.catalogue_version)
 
     # -- base telemetry --------------------------------------------------------------------
 
@@ -421,6 +537,8 @@ def _heartbeat_due(state: InstallState, day: date, now: datetime) -> bool:
 
 
 _AGENT_CACHE: dict[str, dict[str, str]] = {}
+_EXAMPLE_USER_AGENT = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                       "Chrome/130.0 Safari/537.36")
 
 
 def _checked_agent_context(user_agent: str) -> dict[str, str]:

@@ -216,6 +216,7 @@ class Consumer:
             log.warning("telemetry.export_error", exc_info=True)
             success = False
         self._log_streak(success)
+        _log_batch(batch, success)
         if success:
             self._write_outbox(batch, resource)
         self._finish(batch, success=success)
@@ -286,6 +287,16 @@ class Consumer:
             self.exporter.shutdown()
         except Exception:
             log.warning("telemetry.shutdown_error", exc_info=True)
+
+
+def _log_batch(batch: list[Pending], success: bool) -> None:
+    # What left (or failed to), as counts per event name: never a payload (Home Assistant's
+    # submission log does the same).
+    counts: dict[str, int] = {}
+    for item in batch:
+        counts[item.name] = counts.get(item.name, 0) + 1
+    log.info("telemetry.batch_exported" if success else "telemetry.batch_failed",
+             extra={"records": len(batch), "events": counts})
 
 
 def _record(item: Pending, resource):

@@ -54,6 +54,8 @@ class InstallState:
     first_seen_sent_at: str | None = None
     last_heartbeat_at: str | None = None
     last_heartbeat_day: str | None = None
+    # The catalogue version an opt-in was given for (app/telemetry/catalogue.py).
+    consented_catalogue_version: str | None = None
     # When and why the file was last rebuilt from the database (shown on Admin → Telemetry).
     repaired: str | None = field(default=None, compare=False)
     problem: str | None = field(default=None, compare=False)
@@ -72,6 +74,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "first_seen_sent_at": (str, type(None)),
     "last_heartbeat_at": (str, type(None)),
     "last_heartbeat_day": (str, type(None)),
+    "consented_catalogue_version": (str, type(None)),
     "repaired": (str, type(None)),
 }
 

@@ -13,6 +13,8 @@ rolls back anybody else's transaction.
 
 from __future__ import annotations
 
+import json
+import secrets
 import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -38,7 +40,7 @@ def load(engine: Engine) -> InstallState | None:
             row = conn.execute(select(
                 _C.install_id, _C.setup_completed_at, _C.allow_analytics,
                 _C.analytics_changed_by, _C.analytics_changed_at, _C.first_seen_sent_at,
-                _C.last_heartbeat_day, _C.last_heartbeat_at,
+                _C.last_heartbeat_day, _C.last_heartbeat_at, _C.analytics_catalogue_version,
             ).where(_C.id == 1)).first()
     except SQLAlchemyError as exc:
         raise StoreUnavailable(type(exc).__name__) from exc
@@ -53,6 +55,7 @@ def load(engine: Engine) -> InstallState | None:
         first_seen_sent_at=_iso(row.first_seen_sent_at),
         last_heartbeat_at=_iso(row.last_heartbeat_at),
         last_heartbeat_day=row.last_heartbeat_day.isoformat() if row.last_heartbeat_day else None,
+        consented_catalogue_version=row.analytics_catalogue_version,
     )
 
 
@@ -116,12 +119,59 @@ def _parse_iso(text: str | None) -> datetime | None:
     return moment if moment.tzinfo is not None else None
 
 
-def set_consent(engine: Engine, enabled: bool, changed_by: str, now: datetime) -> bool:
-    """Store the detailed-analytics choice; returns whether it changed (False: already so)."""
+def set_consent(engine: Engine, enabled: bool, changed_by: str, now: datetime, *,
+                version: str, shape: dict) -> bool:
+    """Store the detailed-analytics choice; returns whether it changed (False: already so).
+
+    An opt-in records the catalogue ``version`` and ``shape`` it was given for; opting in
+    again under a newer catalogue is a change (the admin accepted what is new).
+    """
+    values: dict[str, Any] = {"allow_analytics": enabled, "analytics_changed_by": changed_by[:80],
+                              "analytics_changed_at": now}
+    if enabled:
+        values.update(analytics_catalogue_version=version,
+                      analytics_consented_shape=json.dumps(shape, sort_keys=True))
+        differs = or_(_C.allow_analytics.is_not(True), _C.analytics_catalogue_version.is_(None),
+                      _C.analytics_catalogue_version != version)
+    else:
+        differs = _C.allow_analytics.is_not(False)
+    return _execute(engine, update(_ROW).where(_C.id == 1, differs).values(**values)) == 1
+
+
+def record_setup_consent(engine: Engine, version: str, shape: dict) -> bool:
+    """Setup's opt-in was given for the catalogue of this version: record it (once)."""
     return _execute(engine, update(_ROW).where(
-        _C.id == 1, or_(_C.allow_analytics.is_(None), _C.allow_analytics.is_not(enabled)),
-    ).values(allow_analytics=enabled, analytics_changed_by=changed_by[:80],
-             analytics_changed_at=now)) == 1
+        _C.id == 1, _C.allow_analytics.is_(True), _C.analytics_catalogue_version.is_(None),
+    ).values(analytics_catalogue_version=version,
+             analytics_consented_shape=json.dumps(shape, sort_keys=True))) == 1
+
+
+def consented_shape(engine: Engine) -> dict | None:
+    """The events and properties the stored opt-in was given for (None: not recorded)."""
+    try:
+        with engine.connect() as conn:
+            raw = conn.execute(select(_C.analytics_consented_shape).where(_C.id == 1)).scalar()
+    except SQLAlchemyError as exc:
+        raise StoreUnavailable(type(exc).__name__) from exc
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def pseudonym_key(engine: Engine) -> str | None:
+    """The install's HMAC key for user ids, created once (conditional UPDATE) when missing."""
+    try:
+        with engine.connect() as conn:
+            key = conn.execute(select(_C.telemetry_pseudonym_key).where(_C.id == 1)).scalar()
+    except SQLAlchemyError as exc:
+        raise StoreUnavailable(type(exc).__name__) from exc
+    if key:
+        return key
+    _execute(engine, update(_ROW).where(_C.id == 1, _C.telemetry_pseudonym_key.is_(None))
+             .values(telemetry_pseudonym_key=secrets.token_hex(32)))
+    with engine.connect() as conn:
+        return conn.execute(select(_C.telemetry_pseudonym_key).where(_C.id == 1)).scalar()
 
 
 # -- base events: claim (a lease), then confirm or release --------------------

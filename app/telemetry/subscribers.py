@@ -93,10 +93,12 @@ _RECEIVERS = [(signal, _emitter(signal, name, properties))
               for signal, (name, properties) in EMITTERS.items()]
 
 
-def _on_setup_completed(sender: Flask, **_data: Any) -> None:
+def _on_setup_completed(sender: Flask, *, allow_analytics: bool = False, **_data: Any) -> None:
     client = sender.extensions.get("telemetry")
     if client is None:
         return
+    if allow_analytics:
+        client.record_setup_consent()  # the wizard showed this catalogue
     client.invalidate()  # setup is in the row now: mirror it and start the base layer
     client.send_due_base_events()
 

@@ -124,9 +124,21 @@ SCHEMAS["Telemetry"] = _obj({
     "detailed_analytics": {"type": ["boolean", "null"]}, "install_id": _TEXT_OR_NULL,
     "base": _LAYER, "analytics": _LAYER, "changed_by": _TEXT_OR_NULL,
     "changed_at": _TEXT_OR_NULL, "first_seen_sent_at": _TEXT_OR_NULL,
-    "last_heartbeat_day": _TEXT_OR_NULL,
+    "last_heartbeat_day": _TEXT_OR_NULL, "catalogue_version": {"type": "string"},
+    "consented_catalogue_version": _TEXT_OR_NULL,
+    "catalogue_changes": {"type": ["object", "null"],
+                          "description": "What the detailed layer sends beyond the opt-in "
+                                         "(added/removed events, changed properties); "
+                                         "null when there is nothing to accept."},
+    "recipient": {"type": "object", "description": "The endpoint (no credentials), who runs "
+                  "it, retention days and privacy URL as configured."},
+    "examples": {"type": "array", "items": {"type": "object"},
+                 "description": "An example payload of every detailed event."},
+    "next_heartbeat": {"type": "object"},
 }, ["detailed_analytics", "install_id", "base", "analytics", "changed_by", "changed_at",
-    "first_seen_sent_at", "last_heartbeat_day"])
+    "first_seen_sent_at", "last_heartbeat_day", "catalogue_version",
+    "consented_catalogue_version", "catalogue_changes", "recipient", "examples",
+    "next_heartbeat"])
 SCHEMAS["ClientPatch"] = _patch_of("ClientInput")
 SCHEMAS["ProjectPatch"] = _patch_of("ProjectInput")
 SCHEMAS["TaskPatch"] = _obj({k: v for k, v in SCHEMAS["TaskInput"]["properties"].items()

@@ -10,10 +10,16 @@ from ._core import ApiError, api_user, bp, json_body, require_admin
 
 
 def _status() -> dict:
-    status = client().status()
-    return {key: status[key] for key in ("detailed_analytics", "install_id", "base", "analytics",
+    telemetry = client()
+    status = telemetry.status()
+    body = {key: status[key] for key in ("detailed_analytics", "install_id", "base", "analytics",
                                          "changed_by", "changed_at", "first_seen_sent_at",
-                                         "last_heartbeat_day")}
+                                         "last_heartbeat_day", "catalogue_version",
+                                         "consented_catalogue_version", "catalogue_changes",
+                                         "recipient")}
+    body["examples"] = telemetry.example_payloads()
+    body["next_heartbeat"] = telemetry.preview()
+    return body
 
 
 @bp.get("/admin/telemetry")
