@@ -25,7 +25,7 @@ from app.telemetry.catalogue import (
 )
 from app.telemetry.subscribers import EMITTERS, SELF_EMITTED
 from tests.support.otlp import start_receiver, wait_for
-from tests.telemetry.actions import ACTIONS, CASES, World, case_id, seed
+from tests.telemetry.actions import ACTIONS, ALICE, CASES, World, case_id, seed
 
 ROUTES = Path(__file__).resolve().parents[2] / "app" / "routes"
 ANALYTICS_EVENTS = {name for name, event in EVENTS.items() if event.layer == LAYER_ANALYTICS}
@@ -62,7 +62,12 @@ def _analytics(records: list[dict]) -> list[dict]:
     return [r for r in records if r["attributes"].get("telemetry.layer") == LAYER_ANALYTICS]
 
 
-@pytest.mark.parametrize("action,path", CASES, ids=[case_id(case) for case in CASES])
+def _case(action, path):
+    marks = [pytest.mark.xfail(strict=True, reason=action.bug)] if action.bug else []
+    return pytest.param(action, path, marks=marks, id=case_id((action, path)))
+
+
+@pytest.mark.parametrize("action,path", [_case(action, path) for action, path in CASES])
 def test_action_reports_its_event_with_source_at_the_receiver(world, action, path):
     way = action.way(path)
     if action.prepare is not None:
@@ -70,6 +75,9 @@ def test_action_reports_its_event_with_source_at_the_receiver(world, action, pat
     if way.signed_in and way.actor is not None:
         # The sign-in (its auth.login and page views) happens before the action window.
         world.web(way.actor) if path == "web" else world.token(way.actor)
+    if path == "cli":
+        # A web request first, in this thread: its source must end with it.
+        world.web(ALICE)
     _flush(world)
     before = len(world.receiver.records)
 
@@ -86,8 +94,7 @@ def test_action_reports_its_event_with_source_at_the_receiver(world, action, pat
     attributes = dict(matching[0]["attributes"])
     assert attributes.pop("source", None) == path
     assert attributes.pop("telemetry.layer") == LAYER_ANALYTICS
-    expected_user = world.ids[way.actor] if way.actor is not None else None
-    assert attributes.pop("user_id", None) == expected_user
+    assert attributes.pop("user_id", None) == world.user_id_attribute(way.actor)
     for name in ("browser_family", "device_type"):
         attributes.pop(name, None)
     expected = action.expected_properties(world)
