@@ -143,16 +143,21 @@ class JsonLineFormatter(JsonFormatter):
 class _StdoutHandler(logging.StreamHandler):
     """Writes to whatever ``sys.stdout`` is at emit time (test runners swap it).
 
-    Inside a ``flask`` command the lines go to stderr instead: there stdout is the
+    In a ``flask`` command the lines go to stderr instead: there stdout is the
     command's answer (``TOKEN=$(flask create-token admin)`` must get the token alone).
+    That holds for the whole process when the CLI built the app (background threads
+    included), and for any thread running a command.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, cli_process: bool = False) -> None:
         super().__init__(sys.stdout)
+        self.cli_process = cli_process
 
     @property
     def stream(self):  # type: ignore[override]
-        return sys.stderr if click.get_current_context(silent=True) is not None else sys.stdout
+        if self.cli_process or click.get_current_context(silent=True) is not None:
+            return sys.stderr
+        return sys.stdout
 
     @stream.setter
     def stream(self, _value) -> None:
@@ -268,7 +273,9 @@ def _configure_handlers(app: Flask) -> None:
             logger.removeHandler(handler)
             handler.close()
     formatter = JsonLineFormatter()
-    handlers: list[logging.Handler] = [_StdoutHandler()]
+    # The flask CLI builds the app inside its click context; gunicorn does not.
+    handlers: list[logging.Handler] = [
+        _StdoutHandler(cli_process=click.get_current_context(silent=True) is not None)]
     log_dir = app.config.get("LOG_DIR")
     if log_dir:
         Path(log_dir).mkdir(parents=True, exist_ok=True)

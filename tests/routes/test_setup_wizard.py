@@ -22,12 +22,15 @@ def test_health_endpoints_answer_before_setup(app):
     assert client.get("/readyz").get_json() == {"status": "ok", "database": "ok"}
 
 
-def test_wizard_has_analytics_unticked_and_explains_base_telemetry(app):
+def test_wizard_has_analytics_unticked_and_says_nothing_is_sent_without_an_endpoint(app):
+    # With an endpoint the wizard lists the base fields (tests/telemetry/test_transparency.py).
     html = app.test_client().get("/setup").get_data(as_text=True)
     checkbox = next(line for line in html.splitlines() if 'name="allow_analytics"' in line)
     assert "checked" not in checkbox
+    assert 'data-testid="telemetry-nothing-sent"' in html
+    assert "no endpoint is configured" in html
     assert "DO_NOT_TRACK=1" in html
-    assert "random install id" in html
+    assert "pseudonymous" in html and "anonymous usage" not in html
 
 
 def _wizard_data(**overrides):
