@@ -45,7 +45,7 @@ def test_admin_turns_analytics_on_and_the_next_event_arrives(telemetry_server, o
     expect(page.get_by_test_id("analytics-state")).to_have_text("off")
     telemetry.client(app).flush(5.0)
     assert otlp_receiver.names("analytics") == []
-    page.get_by_label("On: share anonymous product events").check()
+    page.get_by_label("On: share pseudonymous product events").check()
     page.get_by_test_id("save-telemetry").click()
     expect(page.get_by_test_id("analytics-state")).to_have_text("on")
     page.shot("telemetry-on")
