@@ -61,11 +61,7 @@ def load(engine: Engine) -> InstallState | None:
 
 def default_timezone(engine: Engine) -> str | None:
     """The install's default time zone (Admin → Settings), for the base payload."""
-    try:
-        with engine.connect() as conn:
-            return conn.execute(select(_C.default_timezone).where(_C.id == 1)).scalar()
-    except SQLAlchemyError as exc:
-        raise StoreUnavailable(type(exc).__name__) from exc
+    return _column(engine, _C.default_timezone)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -146,13 +142,18 @@ def record_setup_consent(engine: Engine, version: str, shape: dict) -> bool:
              analytics_consented_shape=json.dumps(shape, sort_keys=True))) == 1
 
 
-def consented_shape(engine: Engine) -> dict | None:
-    """The events and properties the stored opt-in was given for (None: not recorded)."""
+def _column(engine: Engine, column) -> Any:
+    """One column of the row (None when there is no row)."""
     try:
         with engine.connect() as conn:
-            raw = conn.execute(select(_C.analytics_consented_shape).where(_C.id == 1)).scalar()
+            return conn.execute(select(column).where(_C.id == 1)).scalar()
     except SQLAlchemyError as exc:
         raise StoreUnavailable(type(exc).__name__) from exc
+
+
+def consented_shape(engine: Engine) -> dict | None:
+    """The events and properties the stored opt-in was given for (None: not recorded)."""
+    raw = _column(engine, _C.analytics_consented_shape)
     try:
         return json.loads(raw) if raw else None
     except ValueError:
@@ -161,17 +162,12 @@ def consented_shape(engine: Engine) -> dict | None:
 
 def pseudonym_key(engine: Engine) -> str | None:
     """The install's HMAC key for user ids, created once (conditional UPDATE) when missing."""
-    try:
-        with engine.connect() as conn:
-            key = conn.execute(select(_C.telemetry_pseudonym_key).where(_C.id == 1)).scalar()
-    except SQLAlchemyError as exc:
-        raise StoreUnavailable(type(exc).__name__) from exc
+    key = _column(engine, _C.telemetry_pseudonym_key)
     if key:
         return key
     _execute(engine, update(_ROW).where(_C.id == 1, _C.telemetry_pseudonym_key.is_(None))
              .values(telemetry_pseudonym_key=secrets.token_hex(32)))
-    with engine.connect() as conn:
-        return conn.execute(select(_C.telemetry_pseudonym_key).where(_C.id == 1)).scalar()
+    return _column(engine, _C.telemetry_pseudonym_key)
 
 
 # -- base events: claim (a lease), then confirm or release --------------------
