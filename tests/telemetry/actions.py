@@ -43,13 +43,22 @@ class World:
     app: Flask
     receiver: OtlpReceiver
     ids: dict[str, int] = field(default_factory=dict)
+    # The User-Agent every client made here sends (None: the test client's own).
+    user_agent: str | None = None
     _browsers: dict[str, Any] = field(default_factory=dict)
     _tokens: dict[str, str] = field(default_factory=dict)
+
+    def new_client(self):
+        """A fresh test client (no cookies), sending ``user_agent`` when one is set."""
+        browser = self.app.test_client()
+        if self.user_agent is not None:
+            browser.environ_base["HTTP_USER_AGENT"] = self.user_agent
+        return browser
 
     def web(self, who: str):
         """A test client signed in as ``who`` through the real login form."""
         if who not in self._browsers:
-            browser = self.app.test_client()
+            browser = self.new_client()
             response = login(browser, who, PASSWORDS[who])
             assert response.status_code == 302, response.get_data(as_text=True)
             self._browsers[who] = browser
@@ -68,7 +77,7 @@ class World:
     def api(self, who: str, method: str, url: str, **kwargs):
         """One ``/api/v1`` request authenticated by ``who``'s token (no cookie, no CSRF)."""
         headers = {"Authorization": f"Bearer {self.token(who)}"}
-        return self.app.test_client().open(url, method=method, headers=headers, **kwargs)
+        return self.new_client().open(url, method=method, headers=headers, **kwargs)
 
     def cli(self, *args: str, input: str | None = None):
         """Run ``flask --app app <args>`` against this app, in this process."""
@@ -207,7 +216,7 @@ def _sign_in_limit_used_up(world: World) -> None:
     """Alice's account has used up its failed sign-ins (LOGIN_RATE_LIMIT_PER_ACCOUNT)."""
     allowed = int(world.app.config["LOGIN_RATE_LIMIT_PER_ACCOUNT"].split()[0])
     for _attempt in range(allowed):
-        _ok(login(world.app.test_client(), ALICE, "not-her-password"), 401)
+        _ok(login(world.new_client(), ALICE, "not-her-password"), 401)
 
 
 def _stopped_duration(world: World) -> dict[str, Any]:
@@ -266,13 +275,13 @@ def _id_text(name: str) -> Callable[[World], str]:
 
 def _failed_login(username: str, password: str, status: int = 401):
     def perform(world: World) -> None:
-        _ok(login(world.app.test_client(), username, password), status)
+        _ok(login(world.new_client(), username, password), status)
 
     return perform
 
 
 def _sign_in(world: World) -> None:
-    browser = world.app.test_client()
+    browser = world.new_client()
     _ok(login(browser, ALICE, USER_PASSWORD), 302)
 
 
