@@ -15,6 +15,7 @@ from tests.support.gunicorn import gunicorn_env, run_flask
 from tests.support.otlp import wait_for
 
 from .conftest import client_of, complete_setup, flush
+from .pseudonym import expected_pseudonym
 
 
 def _opted_in_app(telemetry_app_factory, **config):
@@ -79,7 +80,8 @@ def test_events_keep_flowing_while_opted_in(telemetry_app_factory, otlp_receiver
     received = [r for r in otlp_receiver.events("analytics") if r["event_name"] == "timer.started"]
     assert len(received) == 40
     assert {r["attributes"]["browser_family"] for r in received} == {"firefox"}
-    assert {r["attributes"]["user_id"] for r in received} == {7}
+    # The internal id never leaves: a pseudonym keyed by this install's secret does.
+    assert {r["attributes"]["user_id"] for r in received} == {expected_pseudonym(app, 7)}
     # Install, version and deployment are said once on the Resource, not on every record.
     install_id = client_of(app).state().install_id
     assert {r["resource"]["timetracker.install_id"] for r in received} == {install_id}
