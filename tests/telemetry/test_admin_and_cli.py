@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import re
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import delete
 
 from app.extensions import db
-from app.telemetry import service
+from app.telemetry.client import FIRST_SEEN, HEARTBEAT
 from app.telemetry.outbox import OUTBOX_MAX_ROWS, OUTBOX_ROWS_PER_BATCH, TelemetryOutbox, recent, record_sent
-from tests.conftest import ADMIN_PASSWORD, login
+from tests.conftest import ADMIN_PASSWORD, count_rows, login
+
+from .conftest import client_of, complete_setup, flush
+
+TOMORROW_0300 = (datetime.now(timezone.utc) + timedelta(days=1)).replace(
+    hour=3, minute=0, second=0, microsecond=0)
 
 
 def _clear_outbox(app):
@@ -20,15 +26,17 @@ def _clear_outbox(app):
 
 
 def _ready(app, allow_analytics=False):
-    from app.services.setup import complete_setup
-
-    with app.app_context():
-        complete_setup(admin_username="admin", admin_password=ADMIN_PASSWORD,
-                       allow_analytics=allow_analytics)
-    _clear_outbox(app)
+    complete_setup(app, allow_analytics=allow_analytics)
     client = app.test_client()
     assert login(client, "admin", ADMIN_PASSWORD).status_code == 302
     return client
+
+
+def _stored_choice(app) -> bool | None:
+    with app.app_context():
+        from app.services.settings import get_settings
+
+        return get_settings().allow_analytics
 
 
 def test_users_get_403_and_anonymous_visitors_the_login_page(user_client, client):
@@ -42,17 +50,20 @@ def test_admin_page_shows_states_install_id_next_heartbeat_and_sent_payloads(
         telemetry_app_factory, otlp_receiver):
     app = telemetry_app_factory()
     admin = _ready(app)
-    with app.app_context():
-        service.send_base_heartbeat()
-    service.flush(5.0, app=app)
+    flush(app)
+    assert client_of(app).send_due_base_events(now=TOMORROW_0300) == [HEARTBEAT]
+    flush(app)
+    assert otlp_receiver.names() == [FIRST_SEEN, HEARTBEAT]
     page = admin.get("/admin/telemetry").get_data(as_text=True)
-    install_id = app.extensions["telemetry"].installation.read().install_id
-    assert install_id in page
+    assert client_of(app).state().install_id in page
     assert "on: sending to " + otlp_receiver.url + "/v1/logs" in page
     assert "off: opted out by" in page
-    assert "base_telemetry.heartbeat" in page and "&#34;scheduled_at&#34;" in page
+    heartbeat = re.search(r'data-testid="next-heartbeat">(.*?)</pre>', page, re.S).group(1)
+    assert "base_telemetry.heartbeat" in heartbeat and "&#34;scheduled_at&#34;" in heartbeat
     assert "auth.login_failed" in page  # the catalogue
-    assert page.count("<details>") == 2  # what was actually sent: first_seen + heartbeat
+    # What was actually sent (the outbox, written on the receiver's ack): first_seen + heartbeat.
+    sent = re.findall(r"<details><summary>[^<]*— ([\w.]+) \((\w+)\)</summary>", page)
+    assert sorted(sent) == [(FIRST_SEEN, "base"), (HEARTBEAT, "base")]
 
 
 def test_the_control_sets_a_value_and_is_csrf_protected(telemetry_app_factory, otlp_receiver):
@@ -60,25 +71,21 @@ def test_the_control_sets_a_value_and_is_csrf_protected(telemetry_app_factory, o
     admin = _ready(app)
     # Without a CSRF token nothing changes.
     assert admin.post("/admin/telemetry/detailed-analytics", data={"enabled": "on"}).status_code == 400
-    with app.app_context():
-        assert service.get_telemetry_preference() is False
+    assert _stored_choice(app) is False
     for _ in range(2):  # posting "on" twice leaves it on: a value, not a flip
         response = admin.post_form("/admin/telemetry/detailed-analytics", {"enabled": "on"},
                                    token_page="/admin/telemetry")
         assert response.status_code == 303
-        with app.app_context():
-            assert service.get_telemetry_preference() is True
-            from app.services.settings import get_settings
-
-            assert get_settings().allow_analytics is True
+        assert _stored_choice(app) is True
+        assert client_of(app).state().telemetry_enabled is True
     assert admin.get("/clients").status_code == 200
-    service.flush(5.0, app=app)
+    flush(app)
     assert "page.viewed" in otlp_receiver.names("analytics")
+    assert otlp_receiver.names("analytics").count("telemetry.preference_changed") == 1
     admin.post_form("/admin/telemetry/detailed-analytics", {"enabled": "off"},
                     token_page="/admin/telemetry")
-    with app.app_context():
-        assert service.is_detailed_analytics_enabled() is False
-    stored = json.loads((Path(app.config["DATA_DIR"]) / "installation.json").read_text())
+    assert client_of(app).is_detailed_analytics_enabled() is False
+    stored = json.loads(client_of(app).installation.path.read_text())
     assert stored["telemetry_enabled"] is False
 
 
@@ -88,23 +95,29 @@ def test_cli_status_enable_disable_preview(telemetry_app_factory, otlp_receiver)
     runner = app.test_cli_runner()
     result = runner.invoke(args=["telemetry", "status"])
     assert result.exit_code == 0, result.output
-    assert "install_id: " in result.output and "stored choice: opted out" in result.output
-    assert "detailed analytics: on: opted in by cli" in runner.invoke(
-        args=["telemetry", "enable"]).output
-    with app.app_context():
-        from app.services.settings import get_settings
-
-        assert get_settings().allow_analytics is True
-    assert "Detailed analytics disabled." in runner.invoke(args=["telemetry", "disable"]).output
+    install_id = client_of(app).state().install_id
+    assert f"install_id: {install_id}" in result.output
+    assert "stored choice: opted out" in result.output
+    enabled = runner.invoke(args=["telemetry", "enable"])
+    assert enabled.exit_code == 0, enabled.output
+    assert "detailed analytics: on: opted in by cli" in enabled.output
+    assert _stored_choice(app) is True
+    # The opt-in is reported from the CLI like from anywhere else (flushed before it returns).
+    changes = [r for r in otlp_receiver.events("analytics")
+               if r["event_name"] == "telemetry.preference_changed"]
+    assert [r["attributes"]["source"] for r in changes] == ["cli"]
+    disabled = runner.invoke(args=["telemetry", "disable"])
+    assert "Detailed analytics disabled." in disabled.output
+    assert _stored_choice(app) is False
     preview = json.loads(runner.invoke(args=["telemetry", "preview"]).output)
-    assert preview["event"] == "base_telemetry.heartbeat"
-    assert set(preview["attributes"]) >= {"install_id", "app_version", "platform", "heartbeat_at"}
+    assert preview["event"] == HEARTBEAT
+    assert {"platform", "os_version", "heartbeat_at"} <= set(preview["attributes"])
+    assert preview["resource"]["timetracker.install_id"] == install_id
 
 
 def test_outbox_keeps_the_newest_of_each_batch_and_only_the_newest_rows(telemetry_app_factory):
     app = telemetry_app_factory()
     _clear_outbox(app)
-    from tests.conftest import count_rows
 
     def batch(first: int, size: int) -> list[dict]:
         return [{"event": "page.viewed", "layer": "analytics",
@@ -124,12 +137,12 @@ def test_outbox_keeps_the_newest_of_each_batch_and_only_the_newest_rows(telemetr
 def test_pipeline_metrics_are_in_metrics(telemetry_app_factory, otlp_receiver):
     app = telemetry_app_factory()
     admin = _ready(app)
-    service.flush(5.0, app=app)
+    flush(app)
     # Opted out: the sign-in in _ready and this event are filtered; the page view of /clients
     # is not even built (the hook checks consent first).
-    admin.get("/clients")
+    assert admin.get("/clients").status_code == 200
     with app.test_request_context("/"):
-        service.send_analytics_event("auth.logout", {"source": "web"})
+        assert client_of(app).track("auth.logout") is False
     body = app.test_client().get("/metrics").get_data(as_text=True)
     assert 'tt_telemetry_events_total{layer="base",result="sent"} 1.0' in body
     assert 'tt_telemetry_events_total{layer="analytics",result="filtered"} 2.0' in body
