@@ -45,6 +45,8 @@ class World:
     ids: dict[str, int] = field(default_factory=dict)
     # The User-Agent every client made here sends (None: the test client's own).
     user_agent: str | None = None
+    # The OpenID provider the app trusts, for the rows that sign in through it.
+    oidc: Any = None
     _browsers: dict[str, Any] = field(default_factory=dict)
     _tokens: dict[str, str] = field(default_factory=dict)
 
@@ -149,6 +151,8 @@ class Action:
     api: Way | None = None
     cli: Way | None = None
     prepare: Callable[[World], None] | None = None
+    # The app trusts a real (tiny) OpenID provider on 127.0.0.1 (``World.oidc``).
+    needs_oidc: bool = False
     # An app bug that keeps this action from reporting as the catalogue says: the test is
     # expected to fail (strictly) with this reason until the bug is fixed.
     bug: str | None = None
@@ -219,6 +223,16 @@ def _sign_in_limit_used_up(world: World) -> None:
         _ok(login(world.new_client(), ALICE, "not-her-password"), 401)
 
 
+def _alice_linked_to_sso(world: World) -> None:
+    """Alice's account is the one the provider's subject signs in to."""
+    from app.models import User
+
+    with world.app.app_context():
+        db.session.execute(update(User).where(User.id == world.ids[ALICE])
+                           .values(oidc_subject=world.oidc.claims["sub"]))
+        db.session.commit()
+
+
 def _stopped_duration(world: World) -> dict[str, Any]:
     from app.models import TimeEntry
 
@@ -285,6 +299,21 @@ def _sign_in(world: World) -> None:
     _ok(login(browser, ALICE, USER_PASSWORD), 302)
 
 
+def _sso_sign_in(world: World) -> None:
+    """The code flow: the app redirects to the provider, which sends the browser back."""
+    from urllib.parse import parse_qs, urlsplit
+
+    browser = world.new_client()
+    response = browser.get("/login/oidc")
+    _ok(response, 302)
+    query = {key: values[0] for key, values in
+             parse_qs(urlsplit(response.headers["Location"]).query).items()}
+    world.oidc.nonce = query["nonce"]
+    response = browser.get(f"/login/oidc/callback?code=good-code&state={query['state']}")
+    _ok(response, 302)
+    assert response.headers["Location"] == "/", "single sign-on did not sign alice in"
+
+
 def _cli(*args: str):
     return lambda world: world.cli(*args)
 
@@ -297,6 +326,8 @@ _SETTINGS_FORM = {"company_name": "Acme Ltd", "default_timezone": "UTC", "curren
 ACTIONS: tuple[Action, ...] = (
     Action("sign-in", "auth.login", {"method": "password"},
            web=Way(_sign_in, ALICE, signed_in=False)),
+    Action("sign-in-with-sso", "auth.login", {"method": "oidc"}, needs_oidc=True,
+           prepare=_alice_linked_to_sso, web=Way(_sso_sign_in, ALICE, signed_in=False)),
     Action("sign-in-refused", "auth.login_failed", {"reason": "bad_credentials"},
            web=Way(_failed_login(ALICE, "not-her-password"), None, signed_in=False)),
     Action("sign-in-refused-inactive", "auth.login_failed", {"reason": "inactive"},

@@ -24,6 +24,9 @@ from app.telemetry.catalogue import (
     CONTEXT_PROPERTIES, EVENTS, LAYER_ANALYTICS, LAYER_BASE,
 )
 from app.telemetry.subscribers import EMITTERS, SELF_EMITTED
+from tests.routes.test_oidc import CLIENT_ID as OIDC_CLIENT_ID
+from tests.routes.test_oidc import CLIENT_SECRET as OIDC_CLIENT_SECRET
+from tests.routes.test_oidc import Provider
 from tests.support.otlp import start_receiver, wait_for
 from tests.telemetry.actions import ACTIONS, ALICE, CASES, World, case_id, seed
 
@@ -41,18 +44,27 @@ NOT_ANALYTICS = {
 
 
 @pytest.fixture
-def world(app_factory):
-    """An app after setup with detailed analytics opted in, exporting to a real receiver."""
+def world(request, app_factory):
+    """An app after setup with detailed analytics opted in, exporting to a real receiver
+    (and trusting a real OpenID provider when the row being run signs in through one)."""
+    callspec = getattr(request.node, "callspec", None)
+    action = callspec.params.get("action") if callspec is not None else None
+    provider = Provider() if action is not None and action.needs_oidc else None
+    sso = {} if provider is None else {"OIDC_ISSUER": provider.issuer,
+                                       "OIDC_CLIENT_ID": OIDC_CLIENT_ID,
+                                       "OIDC_CLIENT_SECRET": OIDC_CLIENT_SECRET}
     receiver = start_receiver("ok")
     app = app_factory(GRAFANA_OTLP_ENDPOINT=receiver.url, TELEMETRY_BATCH_DELAY_MS=50,
-                      TELEMETRY_EXPORT_TIMEOUT_SECONDS=1.0)
-    built = World(app=app, receiver=receiver)
+                      TELEMETRY_EXPORT_TIMEOUT_SECONDS=1.0, **sso)
+    built = World(app=app, receiver=receiver, oidc=provider)
     try:
         seed(built)
         yield built
     finally:
         telemetry_client(app).shutdown(3.0)
         receiver.stop()
+        if provider is not None:
+            provider.close()
 
 
 def _flush(world: World) -> None:
