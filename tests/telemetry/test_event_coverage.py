@@ -93,7 +93,7 @@ def perform(world: World, action, path: str) -> tuple[dict, list[dict]]:
     way.perform(world)
     _flush(world)
     assert wait_for(lambda: any(r["event_name"] == action.event
-                                for r in world.receiver.records[before:]), timeout=5.0), (
+                                for r in world.receiver.records[before:]), timeout=2.0), (
         f"{action.event} never reached the receiver from the {path}; got "
         f"{[r['event_name'] for r in world.receiver.records[before:]]}")
     during = _analytics(world.receiver.records[before:])
