@@ -8,7 +8,10 @@ tracked at, and an opt-out stops records already queued, also when another proce
 
 from __future__ import annotations
 
+import logging
 import time
+
+import pytest
 
 from app import telemetry
 from tests.support.gunicorn import gunicorn_env, run_flask
@@ -86,3 +89,40 @@ def test_events_keep_flowing_while_opted_in(telemetry_app_factory, otlp_receiver
     install_id = client_of(app).state().install_id
     assert {r["resource"]["timetracker.install_id"] for r in received} == {install_id}
     assert not {"install_id", "app_version", "deployment_type"} & set(received[0]["attributes"])
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "app/telemetry/consumer.py Consumer.shutdown is not idempotent: every call runs "
+    "exporter.shutdown() again, and the SDK's OTLPLogExporter logs 'Exporter already shutdown, "
+    "ignoring call' each time after the first; at interpreter exit the atexit hook "
+    "(app/telemetry/__init__.py _shutdown_all) shuts down clients already shut down, and that "
+    "warning lands on a closed stream as '--- Logging error ---'. Fix: return early from "
+    "Consumer.shutdown when it already stopped (check and set _stopping under _cond)."))
+def test_shutting_down_twice_is_quiet(telemetry_app_factory, otlp_receiver):
+    app = _opted_in_app(telemetry_app_factory)
+    client_of(app).shutdown(1.0)
+    warnings = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            if record.levelno >= logging.WARNING:
+                warnings.append(record.getMessage())
+
+    # Straight on the loggers that speak here (the app's logging setup owns the root
+    # handlers and may have disabled loggers that existed before it ran).
+    loggers = [logging.getLogger(name) for name in (
+        "app.telemetry", "opentelemetry.exporter.otlp.proto.http._log_exporter")]
+    handler = Collect()
+    # The SDK's DuplicateFilter drops a message it logged in the last 20 s (the other database's
+    # run of this test): off for the call under test, so each run sees what it causes.
+    saved = [(logger.disabled, logger.level, list(logger.filters)) for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.disabled, logger.level, logger.filters = False, logging.WARNING, []
+    try:
+        client_of(app).shutdown(1.0)
+    finally:
+        for logger, (disabled, level, filters) in zip(loggers, saved):
+            logger.removeHandler(handler)
+            logger.disabled, logger.level, logger.filters = disabled, level, filters
+    assert warnings == []
