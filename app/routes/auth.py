@@ -63,7 +63,7 @@ def _account_key() -> str:
 
 def _throttled(_limit) -> None:
     # A refused attempt is a failed sign-in like any other, for telemetry and the log.
-    user_service.record_throttled_sign_in()
+    user_service.record_refused_sign_in("throttled")
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -133,10 +133,12 @@ def oidc_callback():
         token = _oidc_client().authorize_access_token()
     except Exception as exc:  # Authlib raises several error types for a bad callback
         current_app.logger.warning("oidc login failed", extra={"reason": type(exc).__name__})
+        user_service.record_refused_sign_in("other")
         flash("Single sign-on failed. Try again or use your password.", "error")
         return redirect(url_for("auth.login"))
     claims = token.get("userinfo") or {}
     if not claims.get("sub"):
+        user_service.record_refused_sign_in("other")
         flash("Single sign-on returned no account id.", "error")
         return redirect(url_for("auth.login"))
     user = user_service.user_for_oidc(
@@ -144,6 +146,7 @@ def oidc_callback():
         preferred_username=claims.get("preferred_username") or claims.get("email", "").split("@")[0],
     )
     if not user.is_active:
+        user_service.record_refused_sign_in("inactive")
         flash("This account is deactivated.", "error")
         return redirect(url_for("auth.login"))
     user_service.record_login(user, method="oidc")

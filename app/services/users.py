@@ -142,9 +142,13 @@ _PUBLIC_FAILURE_REASONS = {"unknown_user": "bad_credentials", "bad_password": "b
                            "inactive": "inactive"}
 
 
-def record_throttled_sign_in() -> None:
-    """Announce a sign-in refused by the rate limit (nothing typed is part of it)."""
-    events.announce(events.sign_in_failed, reason="throttled")
+def record_refused_sign_in(reason: str) -> None:
+    """Announce a sign-in refused outside :func:`authenticate`: by the rate limit
+    (``throttled``), single sign-on for a deactivated account (``inactive``) or a failed
+    single sign-on (``other``). Nothing typed or returned by the provider is part of it."""
+    if reason not in ("throttled", "inactive", "other"):
+        raise ValueError(f"unknown reason {reason!r}")
+    events.announce(events.sign_in_failed, reason=reason)
 
 
 def record_login(user: User, *, method: str) -> None:

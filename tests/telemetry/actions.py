@@ -328,13 +328,6 @@ def _cli(*args: str):
     return lambda world: world.cli(*args)
 
 
-SSO_REFUSAL_BUG = (
-    "app bug: a refused single sign-on announces nothing, while the same refusal through the "
-    "password form reports auth.login_failed: app/routes/auth.py oidc_callback returns at "
-    "'This account is deactivated.' (~line 146) and at a failed token exchange (~line 134, "
-    "forged state, bad code) without a sign_in_failed event. Fix: let a users service do the "
-    "SSO sign-in (user_for_oidc + the is_active check) and announce "
-    "events.sign_in_failed(reason='inactive' | 'other') as authenticate() does")
 _REPORT_QUERY = f"start={WEEK_START}&end={WEEK_END}&group_by=project"
 _SETTINGS_FORM = {"company_name": "Acme Ltd", "default_timezone": "UTC", "currency": "EUR",
                   "allow_analytics": "y"}
@@ -348,11 +341,10 @@ ACTIONS: tuple[Action, ...] = (
     # The twins of the refused password sign-ins below, through single sign-on.
     Action("sign-in-with-sso-inactive", "auth.login_failed", {"reason": "inactive"},
            needs_oidc=True, prepare=_alice_linked_to_sso_and_deactivated,
-           web=Way(_sso_sign_in(lands="/login"), None, signed_in=False), bug=SSO_REFUSAL_BUG),
+           web=Way(_sso_sign_in(lands="/login"), None, signed_in=False)),
     Action("sign-in-with-sso-refused", "auth.login_failed", {"reason": "other"},
            needs_oidc=True, prepare=_alice_linked_to_sso,
-           web=Way(_sso_sign_in(forged_state=True, lands="/login"), None, signed_in=False),
-           bug=SSO_REFUSAL_BUG),
+           web=Way(_sso_sign_in(forged_state=True, lands="/login"), None, signed_in=False)),
     Action("sign-in-refused", "auth.login_failed", {"reason": "bad_credentials"},
            web=Way(_failed_login(ALICE, "not-her-password"), None, signed_in=False)),
     Action("sign-in-refused-inactive", "auth.login_failed", {"reason": "inactive"},
