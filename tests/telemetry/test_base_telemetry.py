@@ -277,3 +277,47 @@ def test_next_heartbeat_preview_is_the_payload_that_will_be_sent(telemetry_app_f
     attributes = {k: v for k, v in sent["attributes"].items() if k != "telemetry.layer"}
     assert attributes == preview["attributes"]
     assert sent["resource"] == preview["resource"]
+
+
+def test_concurrent_first_seen_claims_have_one_winner_until_its_lease_ends_or_is_released(
+        ready_app, database_url):
+    """Four connections claim at once (threads released by a barrier, each with its own
+    engine, as separate processes would): one lease; a second round while it holds: none;
+    once released, one again; and past the lease's end a new claim may take over."""
+    import threading
+
+    from sqlalchemy import create_engine
+
+    from app.telemetry import store
+
+    lease = timedelta(seconds=60)
+    engines = [create_engine(database_url) for _ in range(4)]
+
+    def race(now: datetime) -> list:
+        barrier = threading.Barrier(len(engines))
+        results: list = [None] * len(engines)
+
+        def claim(n: int) -> None:
+            barrier.wait()
+            results[n] = store.claim_first_seen(engines[n], now, lease)
+
+        threads = [threading.Thread(target=claim, args=(n,)) for n in range(len(engines))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        return results
+
+    try:
+        now = datetime.now(timezone.utc)
+        first = race(now)
+        winners = [until for until in first if until is not None]
+        assert winners == [now + lease]
+        assert race(now + timedelta(seconds=30)) == [None] * 4  # the lease still holds
+        store.release_first_seen(engines[0], winners[0])
+        assert sum(until is not None for until in race(now + timedelta(seconds=31))) == 1
+        # A holder that died (no confirm, no release): after its lease anyone may try again.
+        assert sum(until is not None for until in race(now + timedelta(seconds=92))) == 1
+    finally:
+        for engine in engines:
+            engine.dispose()
