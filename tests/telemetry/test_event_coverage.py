@@ -243,3 +243,44 @@ def test_the_route_scan_finds_each_way_of_calling_track_event():
     )
     assert [hit.split(" ", 1)[1] for hit in track_event_calls(planted)] == [
         "imports track_event", "calls track_event", "calls track_event", "calls track"]
+
+
+# -- an opt-out saved with other settings ------------------------------------------------
+
+OPT_OUT_ORDER_BUG = (
+    "app bug: app/routes/admin.py settings() (~lines 104-109) saves the settings first, which "
+    "announces settings_updated while consent is still on, and only then stores the opt-out "
+    "(_save_analytics_choice). Whenever the consumer exports between the two commits (its "
+    "batch timing is its own: with TELEMETRY_BATCH_DELAY_MS=0 it happened in 2 of 3 plain "
+    "runs), a settings.updated of the very save that opts out leaves, saying "
+    "analytics_enabled=true. Fix: store the analytics choice before update_settings (an "
+    "opt-out then filters the event, an opt-in sends it with the new choice). The test "
+    "exports at the moment between the two (a wrapper around _save_analytics_choice)")
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=OPT_OUT_ORDER_BUG)
+def test_saving_settings_with_analytics_unticked_sends_nothing_of_that_save(world, monkeypatch):
+    import app.routes.admin as admin_views
+
+    admin = world.web("admin")
+    store_choice = admin_views._save_analytics_choice
+
+    def consumer_exports_first(wanted, stored):
+        # The consumer thread may export at any moment; here: after the settings were
+        # saved and announced, before the analytics choice is stored.
+        telemetry_client(world.app).flush(5.0)
+        store_choice(wanted, stored)
+
+    monkeypatch.setattr(admin_views, "_save_analytics_choice", consumer_exports_first)
+    _flush(world)
+    before = len(world.receiver.records)
+    response = admin.post_form("/admin/settings", {
+        "company_name": "Acme Ltd", "default_timezone": "UTC", "currency": "EUR"},
+        token_page="/admin/settings")
+    assert response.status_code == 302
+    with world.app.app_context():
+        assert telemetry_client(world.app).status()["detailed_analytics"] is False
+    _flush(world)
+    sent = [(r["event_name"], r["attributes"]) for r in _analytics(world.receiver.records[before:])
+            if r["event_name"] != "page.viewed"]
+    assert sent == []
