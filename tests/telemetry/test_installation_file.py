@@ -15,6 +15,7 @@ from app.extensions import db
 from app.models import Settings
 from app.telemetry.installation import parse
 from tests.conftest import ADMIN_PASSWORD, login
+from tests.support.otlp import wait_for
 
 from .conftest import client_of, complete_setup
 
@@ -82,6 +83,16 @@ def test_a_file_lost_while_the_app_runs_is_rebuilt_with_the_same_id_and_consent(
     app, admin = _opted_in_install(telemetry_app_factory)
     install_id, _ = _row(app)
     problem = _lose_file(_path(app), case)
+
+    def rebuilt_by_ordinary_requests() -> bool:
+        # Every response checks consent (at most once a second), which mirrors the row.
+        assert admin.get("/clients").status_code == 200
+        try:
+            return json.loads(_path(app).read_text())["install_id"] == install_id
+        except (OSError, ValueError):
+            return False
+
+    assert wait_for(rebuilt_by_ordinary_requests, timeout=3.0, interval=0.1)
     _assert_rebuilt(app, admin, install_id, problem)
     assert client_of(app).analytics_layer().enabled is True  # nothing was switched off
 
