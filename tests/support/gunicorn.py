@@ -1,8 +1,9 @@
 """The app under real gunicorn (``gunicorn.conf.py``), for the tests that need worker processes.
 
-``gunicorn_env`` builds the environment (config comes only from it), ``run_setup``
-completes setup through the ``flask setup`` CLI, and ``serving`` starts gunicorn, waits
-for ``/readyz`` and stops it gracefully (workers flush at exit), whatever happens.
+``gunicorn_env`` builds the environment (config comes only from it), ``run_flask`` runs
+an operator's ``flask --app app ...`` command in its own process, ``run_setup`` completes
+setup through ``flask setup``, and ``serving`` starts gunicorn, waits for ``/readyz`` and
+stops it gracefully (workers flush at exit), whatever happens.
 """
 
 from __future__ import annotations
