@@ -100,13 +100,18 @@ def settings():
     if request.method == "POST":
         if form.validate_on_submit():
             try:
-                stored_choice = current.allow_analytics
+                wanted, stored_choice = bool(form.allow_analytics.data), current.allow_analytics
+                # An opt-out is stored before the save is announced, an opt-in after it:
+                # nothing of the save that turns analytics off may leave.
+                if not wanted:
+                    _save_analytics_choice(wanted, stored_choice)
                 settings_service.update_settings(
                     company_name=form.company_name.data,
                     default_timezone=form.default_timezone.data,
                     currency=form.currency.data, actor=current_user,
                 )
-                _save_analytics_choice(bool(form.allow_analytics.data), stored_choice)
+                if wanted:
+                    _save_analytics_choice(wanted, stored_choice)
             except ServiceError as exc:
                 attach_error(form, exc)
             else:

@@ -165,8 +165,7 @@ EVENTS: dict[str, Event] = {
                row_count=Prop("count", "Number of rows shown.", maximum=10**7)),
         _event("export.csv", "Time entries were exported as CSV (streamed: no row count)."),
         _event("api_token.created", "A personal API token was created."),
-        _event("settings.updated", "An admin saved Admin → Settings.",
-               analytics_enabled=Prop("bool", "The detailed-analytics choice after saving.")),
+        _event("settings.updated", "An admin saved Admin → Settings."),
         _event("telemetry.preference_changed", "An admin turned detailed analytics on, from "
                "any place (setup excepted): a turn off is never sent.",
                enabled=Prop("bool", "The new choice.")),

@@ -322,9 +322,12 @@ class TelemetryClient:
         if consumer is None:
             return False  # no event is built at all
         try:
+            # Browser context belongs to web events only: an API client's User-Agent is a
+            # script's, and the catalogue promises the context for web requests.
+            web_request = source == events.SOURCE_WEB and has_request_context()
             attributes = self.analytics_attributes(
                 name, properties, user_id=user_id, source=source,
-                user_agent=request.headers.get("User-Agent", "") if has_request_context() else None)
+                user_agent=request.headers.get("User-Agent", "") if web_request else None)
         except CatalogueViolation:
             self.metrics.count(LAYER_ANALYTICS, "filtered")
             if self.strict:

@@ -129,6 +129,7 @@ class Consumer:
         self._batch_size = max(1, min(batch_size, max_queue_size))
         self._delay = batch_delay_seconds
         self._failing = False
+        self._shut_down = False
         self._reset_after_fork()
         self._pid = 0  # the thread starts with the first record, in whichever process
         _consumers.add(self)
@@ -275,7 +276,14 @@ class Consumer:
             return self._cond.wait_for(lambda: self._pending <= 0, timeout_seconds)
 
     def shutdown(self, timeout_seconds: float) -> None:
-        """Export what is queued (bounded by ``timeout_seconds``), then stop the thread."""
+        """Export what is queued (bounded by ``timeout_seconds``), then stop the thread.
+
+        Idempotent: the atexit hook may come after a worker's or a test's own shutdown.
+        """
+        with self._cond:
+            if self._shut_down:
+                return
+            self._shut_down = True
         self.flush(timeout_seconds)
         with self._cond:
             self._stopping = True

@@ -53,8 +53,7 @@ EMITTERS: dict[Signal, tuple[str, Properties]] = {
         "row_count": len(d["report"].rows)}),
     events.csv_exported: ("export.csv", lambda d: {}),
     events.api_token_created: ("api_token.created", lambda d: {}),
-    events.settings_updated: ("settings.updated", lambda d: {
-        "analytics_enabled": d["settings"].allow_analytics is True}),
+    events.settings_updated: ("settings.updated", lambda d: {}),
     events.analytics_consent_changed: ("telemetry.preference_changed", _when_turned_on),
 }
 
@@ -99,7 +98,8 @@ def _on_setup_completed(sender: Flask, *, allow_analytics: bool = False, **_data
         return
     if allow_analytics:
         client.record_setup_consent()  # the wizard showed this catalogue
-    client.invalidate()  # setup is in the row now: mirror it and start the base layer
+    client.invalidate()
+    client.state()  # setup is in the row now: mirror it into installation.json at once
     client.send_due_base_events()
 
 

@@ -432,7 +432,7 @@ ACTIONS: tuple[Action, ...] = (
                              status=200), ALICE),
            cli=Way(_cli("create-token", ALICE, "--name", "laptop"), ALICE)),
     # Saved with the analytics box still ticked. The API has no settings endpoint.
-    Action("save-settings", "settings.updated", {"analytics_enabled": True},
+    Action("save-settings", "settings.updated", {},
            web=Way(_web_post(ADMIN, "/admin/settings", _SETTINGS_FORM,
                              token_page="/admin/settings"), ADMIN)),
     # Opted out first; each place turns detailed analytics back on. The CLI has no user.

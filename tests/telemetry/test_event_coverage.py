@@ -139,17 +139,10 @@ def test_action_reports_its_event_with_source_at_the_receiver(world, action, pat
         assert sent["attributes"]["telemetry.layer"] == event.layer
 
 
-AGENT_API_BUG = (
-    "app bug: app/telemetry/client.py:327 (TelemetryClient.track) passes the User-Agent of "
-    "every request, so API events carry browser_family/device_type (a token script is "
-    "reported as browser 'other', device 'desktop'), while the catalogue "
-    "(CONTEXT_PROPERTIES in app/telemetry/catalogue.py) says 'web requests only'. Fix: pass "
-    "user_agent only when source == events.SOURCE_WEB (or the catalogue says otherwise)")
 BY_ID = {action.id: action for action in ACTIONS}
 AGENT_CASES = [
     pytest.param(BY_ID["create-client"], "web", True, id="create-client-web"),
-    pytest.param(BY_ID["create-client"], "api", False, id="create-client-api",
-                 marks=pytest.mark.xfail(strict=True, reason=AGENT_API_BUG)),
+    pytest.param(BY_ID["create-client"], "api", False, id="create-client-api"),
     pytest.param(BY_ID["create-api-token"], "cli", False, id="create-api-token-cli"),
 ]
 
@@ -247,18 +240,6 @@ def test_the_route_scan_finds_each_way_of_calling_track_event():
 
 # -- an opt-out saved with other settings ------------------------------------------------
 
-OPT_OUT_ORDER_BUG = (
-    "app bug: app/routes/admin.py settings() (~lines 104-109) saves the settings first, which "
-    "announces settings_updated while consent is still on, and only then stores the opt-out "
-    "(_save_analytics_choice). Whenever the consumer exports between the two commits (its "
-    "batch timing is its own: with TELEMETRY_BATCH_DELAY_MS=0 it happened in 2 of 3 plain "
-    "runs), a settings.updated of the very save that opts out leaves, saying "
-    "analytics_enabled=true. Fix: store the analytics choice before update_settings (an "
-    "opt-out then filters the event, an opt-in sends it with the new choice). The test "
-    "exports at the moment between the two (a wrapper around _save_analytics_choice)")
-
-
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=OPT_OUT_ORDER_BUG)
 def test_saving_settings_with_analytics_unticked_sends_nothing_of_that_save(world, monkeypatch):
     import app.routes.admin as admin_views
 
@@ -266,8 +247,8 @@ def test_saving_settings_with_analytics_unticked_sends_nothing_of_that_save(worl
     store_choice = admin_views._save_analytics_choice
 
     def consumer_exports_first(wanted, stored):
-        # The consumer thread may export at any moment; here: after the settings were
-        # saved and announced, before the analytics choice is stored.
+        # The consumer thread may export at any moment; here: right around the moment the
+        # analytics choice is stored (the opt-out must come before the save is announced).
         telemetry_client(world.app).flush(5.0)
         store_choice(wanted, stored)
 
