@@ -173,12 +173,8 @@ def test_settings_and_installation_file_always_agree(admin_client):
         assert stored["telemetry_changed_by"].startswith("user:")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "app/telemetry/subscribers.py _on_setup_completed only invalidates the client's view; "
-    "without a sink send_due_base_events returns before reading the row, so installation.json "
-    "says setup_complete: false until some later check (an admin page view) mirrors it. "
-    "Fix: call client.state() after client.invalidate() there."))
 def test_setup_is_mirrored_into_the_file_at_once_also_without_a_sink(app):
+    """The file follows each change of the row, not only the next check (fixed in 0311285)."""
     complete_setup(app, allow_analytics=True)
     stored = json.loads(_path(app).read_text())
     assert (stored["setup_complete"], stored["telemetry_enabled"]) == (True, True)
@@ -186,7 +182,6 @@ def test_setup_is_mirrored_into_the_file_at_once_also_without_a_sink(app):
 
 def test_get_requests_never_write_a_file_that_is_in_step(admin_client):
     path = _path(admin_client.application)
-    admin_client.get("/admin/telemetry")  # in step with the row (see the xfail above)
     before = path.stat().st_mtime_ns, path.read_bytes()
     for url in ("/", "/admin/settings", "/admin/telemetry", "/entries", "/login", "/clients"):
         admin_client.get(url)
