@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import time
 
-
 from app import telemetry
 from tests.support.gunicorn import gunicorn_env, run_flask
 from tests.support.otlp import wait_for
