@@ -18,7 +18,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Client, Project, Task, TimeEntry, User
 from .reports import ReportFilters, report_entries_filter
-from .validation import zone
+from .validation import in_zone, zone
 
 HEADER = (
     "entry_id", "user", "client", "project", "task", "notes", "billable",
@@ -74,8 +74,8 @@ def _cells(query, tz) -> Iterator[tuple]:
             neutralise(task or ""),
             neutralise(notes or ""),
             "yes" if billable else "no",
-            started.astimezone(tz).isoformat(),
-            ended.astimezone(tz).isoformat() if ended else "",
+            in_zone(started, tz).isoformat(),
+            in_zone(ended, tz).isoformat() if ended else "",
             "" if seconds is None else str(seconds),
             "" if seconds is None else f"{seconds / 3600:.4f}",
         )

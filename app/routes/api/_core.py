@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTo
 from ...extensions import csrf, db
 from ...services import api_tokens
 from ...services.errors import Forbidden, NotFound, ServiceError, ValidationError
+from ...services.validation import check_day
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -199,15 +200,16 @@ def json_body(spec: dict[str, tuple[str, bool]]) -> dict:
 
 
 def parse_datetime(value: str, name: str) -> datetime:
-    """ISO 8601; a time without offset is read in the user's zone by the services."""
+    """ISO 8601; a time without offset is read in the user's zone by the services.
+
+    The range (years 1970-2999, before and after the time-zone conversion) is the
+    services' check, shared with the web forms: :func:`app.services.validation.to_utc`.
+    """
     try:
-        parsed = datetime.fromisoformat(value)
+        return datetime.fromisoformat(value)
     except ValueError:
         raise ApiError(400, f"{name} must be an ISO 8601 date-time.", "validation_error",
                        name) from None
-    if not 1970 <= parsed.year <= 2999:
-        raise ApiError(400, f"{name} is out of range.", "validation_error", name)
-    return parsed
 
 
 def query_arg(name: str, parse, default=None):
@@ -244,9 +246,10 @@ def _parse_date(raw: str) -> date:
         value = date.fromisoformat(raw)
     except ValueError:
         raise ValueError("must be a date (YYYY-MM-DD).") from None
-    if not 1970 <= value.year <= 2999:
-        raise ValueError("is out of range.")
-    return value
+    try:
+        return check_day(value, "date")  # the services' range, shared with the web
+    except ValidationError as exc:
+        raise ValueError(exc.message.removeprefix("date ")) from None
 
 
 def _parse_bool(raw: str) -> bool:
