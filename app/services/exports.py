@@ -18,7 +18,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Client, Project, Task, TimeEntry, User
 from .reports import ReportFilters, report_entries_filter
-from .validation import in_zone, zone
+from .validation import in_zone, strip_unsafe_characters, zone
 
 HEADER = (
     "entry_id", "user", "client", "project", "task", "notes", "billable",
@@ -31,8 +31,15 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def neutralise(value: str) -> str:
-    """Prefix a cell a spreadsheet would run as a formula with an apostrophe (OWASP)."""
-    if value and value.startswith(_FORMULA_STARTS):
+    """Prefix a cell a spreadsheet would run as a formula with an apostrophe (OWASP).
+
+    Unsafe characters go first (the input sanitiser's rule; rows older than it may
+    hold them): LibreOffice drops a leading NUL and then evaluates
+    ``=HYPERLINK(...)``, so the check must look at what the spreadsheet will see.
+    Leading spaces are looked through too: a spreadsheet may trim them on import.
+    """
+    value = strip_unsafe_characters(value, multiline=True)
+    if value.lstrip(" ").startswith(_FORMULA_STARTS) or value.startswith(("\t", "\r")):
         return "'" + value
     return value
 

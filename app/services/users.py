@@ -12,7 +12,7 @@ from ..extensions import db
 from ..models import ROLE_ADMIN, ROLES, User
 from ..models.types import utcnow
 from .errors import Conflict, NotFound, ValidationError, commit_or_conflict
-from .validation import clean_name, clean_timezone
+from .validation import clean_name, clean_timezone, strip_unsafe_characters
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 256
@@ -31,7 +31,9 @@ class AuthenticationFailed(Exception):
 
 
 def normalize_username(value: str | None) -> str:
-    return (value or "").strip().lower()
+    # Through the text sanitiser first: a NUL typed at the login form would reach the
+    # lookup, and PostgreSQL refuses NUL in text with an error (a 500), not a miss.
+    return strip_unsafe_characters(value or "").strip().lower()
 
 
 def clean_username(value: str | None) -> str:

@@ -32,7 +32,7 @@ _INVISIBLE = (
     "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\ufeff"
 )
 _STRIPPED = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff" + _INVISIBLE + "]"
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff" + _INVISIBLE + "]"
 )
 _STRIPPED_SINGLE_LINE = re.compile(
     "[\x00-\x1f\x7f-\x9f\ud800-\udfff" + _INVISIBLE + "]"
@@ -42,12 +42,10 @@ _STRIPPED_SINGLE_LINE = re.compile(
 def strip_unsafe_characters(value: str, *, multiline: bool = False) -> str:
     """``value`` without control, bidi-override, zero-width and surrogate characters.
 
-    Multi-line text keeps tab and newline (a CR LF or lone CR becomes a newline);
-    single-line text loses them too.
+    Multi-line text keeps tab, newline and carriage return; single-line text loses
+    them too.
     """
-    if multiline:
-        return _STRIPPED.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
-    return _STRIPPED_SINGLE_LINE.sub("", value)
+    return (_STRIPPED if multiline else _STRIPPED_SINGLE_LINE).sub("", value)
 
 
 def clean_text(value: str | None, field: str, *, max_length: int, multiline: bool = False,
@@ -58,6 +56,8 @@ def clean_text(value: str | None, field: str, *, max_length: int, multiline: boo
         return ""
     if not isinstance(value, str):
         raise ValidationError(f"{label} must be text.", field)
+    if multiline:  # one line ending: CR LF and a lone CR become LF
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
     text = strip_unsafe_characters(value, multiline=multiline).strip()
     if len(text) > max_length:
         raise ValidationError(f"{label} must be at most {max_length} characters.", field)
