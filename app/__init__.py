@@ -91,11 +91,16 @@ def _trust_reverse_proxies(app: Flask) -> None:
 
 def _engine_options(app: Flask) -> dict[str, Any]:
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    # A database error's message would otherwise carry "[parameters: ...]": note
+    # text, emails, password hashes, into app.jsonl and Sentry events.
+    options: dict[str, Any] = {"hide_parameters": True}
     if uri.startswith("sqlite"):
         # Wait for a writer instead of failing at once when gunicorn workers
         # or the timer and a report touch the file together.
-        return {"connect_args": {"timeout": 15}}
-    return {"pool_pre_ping": True}
+        options["connect_args"] = {"timeout": 15}
+    else:
+        options["pool_pre_ping"] = True
+    return options
 
 
 def _init_extensions(app: Flask) -> None:
