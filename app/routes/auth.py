@@ -6,7 +6,7 @@ import hashlib
 from urllib.parse import urlsplit
 
 from flask import (
-    Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for,
+    Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for,
 )
 from authlib.integrations.flask_client import OAuth
 from flask_limiter.util import get_remote_address
@@ -67,6 +67,24 @@ def _account_key() -> str:
     return "acct:" + hashlib.sha256(typed.encode()).hexdigest()[:32]
 
 
+def sign_in(user, remember: bool = False) -> None:
+    """Start a session for ``user`` with a fresh CSRF token.
+
+    The token a visitor held before signing in (possibly planted, or seen on a
+    shared machine) must not stay valid for the signed-in session: Flask-WTF
+    keeps the raw token in the session and caches it on ``g``, so both go and
+    the next form gets a new one.
+    """
+    field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    session.pop(field, None)
+    g.pop(field, None)
+    login_user(user, remember=remember)
+
+
+def _had_remember_cookie() -> bool:
+    return bool(request.cookies.get(current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")))
+
+
 def _safe_next(target: str | None) -> str | None:
     """Only same-site relative paths: never an open redirect."""
     if not target:
@@ -102,7 +120,7 @@ def login():
             flash("Invalid username or password.", "error")
             status = 401
         else:
-            login_user(user, remember=form.remember.data)
+            sign_in(user, remember=form.remember.data)
             track_event("auth.login", {"method": "password"}, user_id=user.id)
             return redirect(_safe_next(request.args.get("next")) or url_for("main.dashboard"))
     elif form.is_submitted():
@@ -114,6 +132,9 @@ def login():
 @login_required
 def logout():
     track_event("auth.logout")
+    # Signing out here signs out everywhere: every other session and remember-me
+    # cookie of this user ends too (docs/using.md).
+    user_service.sign_out_everywhere(current_user)
     logout_user()
     flash("You have been signed out.", "info")
     return redirect(url_for("auth.login"))
@@ -148,7 +169,7 @@ def oidc_callback():
         flash("This account is deactivated.", "error")
         return redirect(url_for("auth.login"))
     user_service.record_login(user)
-    login_user(user)
+    sign_in(user)
     track_event("auth.login", {"method": "oidc"}, user_id=user.id)
     return redirect(url_for("main.dashboard"))
 
@@ -184,7 +205,9 @@ def profile():
             except ServiceError as exc:
                 attach_error(password_form, exc)
             else:
-                flash("Password changed.", "success")
+                # Every session ended with the change; this one continues signed in.
+                sign_in(current_user._get_current_object(), remember=_had_remember_cookie())
+                flash("Password changed. Every other session has been signed out.", "success")
                 return redirect(url_for("auth.profile"))
         status = 400
     return render_template("auth/profile.html", form=form, password_form=password_form), status
