@@ -7,7 +7,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from ..extensions import db
 from ..models import TASK_STATUSES, Client, Project, Task, TimeEntry
-from .errors import Conflict, NotFound, ValidationError, commit_or_conflict
+from .errors import Conflict, Forbidden, NotFound, ValidationError, commit_or_conflict
 from .validation import clean_color, clean_name, clean_rate
 
 
@@ -144,16 +144,40 @@ def update_project(
     return project
 
 
-def project_hours(project_ids: list[int]) -> dict[int, int]:
-    """Total booked seconds per project (finished entries only)."""
+def project_hours(project_ids: list[int], viewer=None) -> dict[int, int]:
+    """Booked seconds per project (finished entries only): everyone's for an admin,
+    the viewer's own for an ordinary user (who sees only their own entries)."""
     if not project_ids:
         return {}
-    rows = db.session.execute(
+    query = (
         select(TimeEntry.project_id, func.coalesce(func.sum(TimeEntry.duration_seconds), 0))
         .where(TimeEntry.project_id.in_(project_ids))
         .group_by(TimeEntry.project_id)
     )
+    if viewer is not None and not viewer.is_admin:
+        query = query.where(TimeEntry.user_id == viewer.id)
+    rows = db.session.execute(query)
     return {project_id: int(total) for project_id, total in rows}
+
+
+# -- money -------------------------------------------------------------------
+
+# "Leave the rate as it is": what a non-admin's task edit passes (the web form has no
+# rate field for them; an API PATCH without "hourly_rate").
+KEEP = object()
+
+
+def may_see_rates(user) -> bool:
+    """Rates and amounts are for admins: an ordinary user sees neither."""
+    return bool(user is not None and user.is_admin)
+
+
+def _check_may_set_rate(actor, field: str = "hourly_rate") -> None:
+    # ``actor=None`` is a trusted caller without a user (the CLI, seed scripts, tests);
+    # every route passes the signed-in user, and the argument has no default so a
+    # route cannot forget it.
+    if actor is not None and not may_see_rates(actor):
+        raise Forbidden("Only admins set rates.", field)
 
 
 # -- tasks -------------------------------------------------------------------
@@ -173,8 +197,12 @@ def clean_status(status: str | None) -> str:
     return status
 
 
-def create_task(*, project_id, name: str, status: str = "todo", hourly_rate=None) -> Task:
-    """Create a task in a project; names are unique per project."""
+def create_task(*, actor, project_id, name: str, status: str = "todo", hourly_rate=None) -> Task:
+    """Create a task in a project; names are unique per project. Any user adds tasks;
+    only an admin gives one a rate (:class:`Forbidden` otherwise)."""
+    if hourly_rate not in (None, "", KEEP):
+        _check_may_set_rate(actor)
+    hourly_rate = None if hourly_rate is KEEP else hourly_rate
     project = get_bookable_project(project_id)
     name = clean_name(name)
     status = clean_status(status)
@@ -187,11 +215,14 @@ def create_task(*, project_id, name: str, status: str = "todo", hourly_rate=None
     return task
 
 
-def update_task(task_id, *, name: str, status: str, hourly_rate=None) -> Task:
+def update_task(task_id, *, actor, name: str, status: str, hourly_rate=KEEP) -> Task:
+    """Rename a task or change its status (anyone) or its rate (admins only)."""
     task = get_task(task_id)
+    if hourly_rate is not KEEP:
+        _check_may_set_rate(actor)
     name = clean_name(name)
     status = clean_status(status)
-    rate = clean_rate(hourly_rate)
+    rate = task.hourly_rate if hourly_rate is KEEP else clean_rate(hourly_rate)
     if any(t.id != task.id and t.name.lower() == name.lower() for t in task.project.tasks):
         raise Conflict("This project already has a task with that name.", "name")
     task.name, task.status, task.hourly_rate = name, status, rate
