@@ -33,7 +33,10 @@ def create_app(config: Mapping[str, Any] | object | None = None) -> Flask:
     _prepare_directories_and_secret(app)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # tokens live as long as the session
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    # Flask's defaults hold SESSION_COOKIE_SAMESITE=None, so setdefault never applied:
+    # Lax unless a caller chose a value (a cross-site POST then carries no session).
+    if app.config.get("SESSION_COOKIE_SAMESITE") is None:
+        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
     app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
     # Flask's defaults already hold MAX_CONTENT_LENGTH=None, so setdefault
