@@ -89,6 +89,10 @@ def _safe_next(target: str | None) -> str | None:
     """Only same-site relative paths: never an open redirect."""
     if not target:
         return None
+    # No control characters or whitespace (a "%0a" in ?next= would put a newline in
+    # the Location header: a 500), and no backslash (browsers read "/\\host" as "//host").
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 or ch == "\\" for ch in target):
+        return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None

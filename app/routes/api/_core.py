@@ -171,8 +171,14 @@ def json_body(spec: dict[str, tuple[str, bool]]) -> dict:
         data = json.loads(request.get_data(cache=True))
     except ValueError:  # includes UnicodeDecodeError
         raise ApiError(400, "The body is not valid JSON.", "invalid_json") from None
+    except RecursionError:  # "[[[[...": 100,000 levels deep
+        raise ApiError(400, "The body is nested too deeply.", "invalid_json") from None
     if not isinstance(data, dict):
         raise ApiError(400, "The body must be a JSON object.", "invalid_json")
+    for name, value in data.items():
+        # "\ud800" is valid JSON but no text: the database could not store it.
+        if isinstance(value, str) and not _is_encodable(value):
+            raise ApiError(400, f"{name} is not valid Unicode text.", "validation_error", name)
     unknown = sorted(set(data) - set(spec))
     if unknown:
         raise ApiError(400, f"Unknown field: {unknown[0]}.", "validation_error", unknown[0])
@@ -197,6 +203,14 @@ def json_body(spec: dict[str, tuple[str, bool]]) -> dict:
             data[name] = parse_datetime(value, name)
     g.api_body_fields = set(data)
     return data
+
+
+def _is_encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return True
 
 
 def parse_datetime(value: str, name: str) -> datetime:
