@@ -22,6 +22,29 @@ def _load_app_config():
 
 _config = _load_app_config().from_environ()
 
+
+def _require_writable_data_dir(path: str) -> None:
+    """Stop with one clear line when DATA_DIR cannot be written.
+
+    The database, the secret key and the metrics files live there; without this a
+    read-only folder surfaced as a traceback from deep inside a worker's start.
+    SystemExit passes through gunicorn's config loader (it catches Exception).
+    """
+    probe = Path(path) / ".write-test"
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        sys.stderr.write(
+            f"TimeTracker cannot start: DATA_DIR {path} is not writable ({exc.strerror}). "
+            "Point DATA_DIR at a writable folder.\n")
+        sys.stderr.flush()
+        raise SystemExit(1) from None
+
+
+_require_writable_data_dir(_config["DATA_DIR"])
+
 bind = f"{_config['HOST']}:{_config['PORT']}"
 workers = _config["WEB_CONCURRENCY"]
 worker_class = "gthread"
