@@ -6,6 +6,7 @@ package has no side effects (no logging setup, no connections, no threads).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -77,6 +78,27 @@ def _prepare_directories_and_secret(app: Flask) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = config_module.load_or_create_secret_key(data_dir)
+    _create_private_sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"])
+
+
+def _create_private_sqlite_file(uri: str) -> None:
+    """Create a new SQLite database file as 0600, like ``secret_key``.
+
+    It holds password and token hashes and everyone's notes; SQLite would create
+    it with the umask (0644: readable by every local user). Its -wal and -shm files
+    inherit the database file's mode. An existing file is left as the operator set it.
+    """
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix):
+        return
+    path = uri[len(prefix):].split("?", 1)[0]
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)  # an empty file is a valid, empty SQLite database
 
 
 def _trust_reverse_proxies(app: Flask) -> None:
