@@ -8,7 +8,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from ..extensions import db
 from ..models import TASK_STATUSES, Client, Project, Task, TimeEntry
 from .errors import Conflict, Forbidden, NotFound, ValidationError, commit_or_conflict
-from .validation import clean_color, clean_name, clean_rate
+from .validation import clean_color, clean_name, clean_rate, name_key
 
 
 # -- clients -----------------------------------------------------------------
@@ -28,11 +28,22 @@ def get_client(client_id) -> Client:
     return client
 
 
+def _name_taken(name: str, rows) -> bool:
+    """True when one of ``rows`` ((id, name) pairs) has the same :func:`name_key`.
+
+    The comparison runs here, not in SQL: neither database can NFKC-normalise, and
+    the names in one scope (all clients, one client's projects, one project's tasks)
+    are few.
+    """
+    key = name_key(name)
+    return any(name_key(other) == key for _id, other in rows)
+
+
 def _check_client_name_free(name: str, exclude_id: int | None = None) -> None:
-    query = select(Client.id).where(func.lower(Client.name) == name.lower())
+    query = select(Client.id, Client.name)
     if exclude_id is not None:
         query = query.where(Client.id != exclude_id)
-    if db.session.scalar(query) is not None:
+    if _name_taken(name, db.session.execute(query)):
         raise Conflict("A client with that name already exists.", "name")
 
 
@@ -100,13 +111,12 @@ def _resolve_client(client_id) -> Client | None:
 
 
 def _check_project_name_free(name: str, client_id: int | None, exclude_id: int | None = None):
-    query = select(Project.id).where(
-        func.lower(Project.name) == name.lower(),
+    query = select(Project.id, Project.name).where(
         Project.client_id.is_(None) if client_id is None else Project.client_id == client_id,
     )
     if exclude_id is not None:
         query = query.where(Project.id != exclude_id)
-    if db.session.scalar(query) is not None:
+    if _name_taken(name, db.session.execute(query)):
         raise Conflict("This client already has a project with that name.", "name")
 
 
@@ -207,7 +217,7 @@ def create_task(*, actor, project_id, name: str, status: str = "todo", hourly_ra
     name = clean_name(name)
     status = clean_status(status)
     rate = clean_rate(hourly_rate)
-    if any(t.name.lower() == name.lower() for t in project.tasks):
+    if _name_taken(name, ((t.id, t.name) for t in project.tasks)):
         raise Conflict("This project already has a task with that name.", "name")
     task = Task(project=project, name=name, status=status, hourly_rate=rate)
     db.session.add(task)
@@ -223,7 +233,7 @@ def update_task(task_id, *, actor, name: str, status: str, hourly_rate=KEEP) -> 
     name = clean_name(name)
     status = clean_status(status)
     rate = task.hourly_rate if hourly_rate is KEEP else clean_rate(hourly_rate)
-    if any(t.id != task.id and t.name.lower() == name.lower() for t in task.project.tasks):
+    if _name_taken(name, ((t.id, t.name) for t in task.project.tasks if t.id != task.id)):
         raise Conflict("This project already has a task with that name.", "name")
     task.name, task.status, task.hourly_rate = name, status, rate
     commit_or_conflict("This project already has a task with that name.", "name")
