@@ -1,5 +1,6 @@
 """gunicorn settings for `make run` and the container; values come from app.config."""
 
+import hashlib
 import importlib.util
 import os
 import sys
@@ -55,6 +56,33 @@ graceful_timeout = 20
 accesslog = None
 errorlog = "-"
 wsgi_app = "app:create_app()"
+
+
+def _control_socket_path(data_dir: str) -> str | None:
+    """This instance's own control socket (for ``gunicornc``), or None for none.
+
+    gunicorn's default, ``$XDG_RUNTIME_DIR/gunicorn.ctl`` or ``$HOME/.gunicorn/gunicorn.ctl``,
+    is one path for every instance a user runs on a host (tests, bench, a second
+    checkout): the second instance takes it over and stopping either deletes it.
+    Here the path is per DATA_DIR (one DATA_DIR is one installation): in the runtime
+    directory (XDG_RUNTIME_DIR, as gunicorn and the container use) named after a hash
+    of DATA_DIR, else inside DATA_DIR. A path too long for a Unix socket (107 bytes)
+    disables the socket rather than failing the start.
+    """
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.path.isdir(runtime):
+        digest = hashlib.sha256(str(Path(data_dir).resolve()).encode()).hexdigest()[:12]
+        path = os.path.join(runtime, f"timetracker-{digest}.ctl")
+    else:
+        path = os.path.join(data_dir, "gunicorn.ctl")
+    return path if len(path.encode()) < 100 else None
+
+
+_control_socket = _control_socket_path(_config["DATA_DIR"])
+if _control_socket is None:
+    control_socket_disable = True
+else:
+    control_socket = _control_socket
 # No max_requests: every recycled worker leaves its counter files behind in the
 # multiprocess directory (they must stay, or counters would drop), so scrapes get
 # slower the more workers have ever lived. See docs/observability.md.
