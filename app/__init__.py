@@ -39,6 +39,11 @@ def create_app(config: Mapping[str, Any] | object | None = None) -> Flask:
     if app.config.get("SESSION_COOKIE_SAMESITE") is None:
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
+    # Flask-Limiter adds Retry-After (and X-RateLimit-*) to the throttled login's 429.
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    # With a Redis storage that goes away, count per worker in memory meanwhile
+    # instead of failing every login with a 500.
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
     # Flask's defaults already hold MAX_CONTENT_LENGTH=None, so setdefault
     # would never apply: cap request bodies unless a caller chose a value.

@@ -61,10 +61,63 @@ def _login_failed(_response) -> bool:
     return bool(g.get("login_failed"))
 
 
+def _username_digest(username: str | None) -> str:
+    typed = user_service.normalize_username(username)
+    return hashlib.sha256(typed.encode()).hexdigest()[:32]
+
+
 def _account_key() -> str:
     # Keyed on a hash so the limiter's storage never holds typed usernames.
-    typed = user_service.normalize_username(request.form.get("username"))
-    return "acct:" + hashlib.sha256(typed.encode()).hexdigest()[:32]
+    return "acct:" + _username_digest(request.form.get("username"))
+
+
+# A "known device" cookie (OWASP's device cookies): set when a browser signs in with a
+# password, it names the account (as a hash) and is signed with the secret key. The
+# per-address limit does not apply to an attempt for that account from that browser,
+# so colleagues behind one address keep signing in while someone there guesses
+# passwords. The per-account limit still applies to everyone.
+DEVICE_COOKIE = "tt_device"
+DEVICE_COOKIE_DAYS = 180
+
+
+def _device_serializer():
+    from itsdangerous import URLSafeTimedSerializer
+
+    return URLSafeTimedSerializer(current_app.secret_key, salt="tt-login-device")
+
+
+def _known_device() -> bool:
+    """True when this browser signed in to the account being tried before."""
+    cookie = request.cookies.get(DEVICE_COOKIE)
+    if not cookie or request.method != "POST":
+        return False
+    from itsdangerous import BadSignature
+
+    try:
+        digests = _device_serializer().loads(cookie, max_age=DEVICE_COOKIE_DAYS * 86400)
+    except BadSignature:
+        return False
+    return isinstance(digests, list) and _username_digest(request.form.get("username")) in digests
+
+
+def _remember_device(response, username: str):
+    from itsdangerous import BadSignature
+
+    digests = []
+    cookie = request.cookies.get(DEVICE_COOKIE)
+    if cookie:
+        try:
+            digests = list(_device_serializer().loads(cookie, max_age=DEVICE_COOKIE_DAYS * 86400))
+        except (BadSignature, TypeError):
+            digests = []
+    digest = _username_digest(username)
+    digests = ([d for d in digests if d != digest] + [digest])[-5:]  # a shared computer: a few
+    response.set_cookie(
+        DEVICE_COOKIE, _device_serializer().dumps(digests), max_age=DEVICE_COOKIE_DAYS * 86400,
+        httponly=True, samesite="Lax", secure=current_app.config.get("SESSION_COOKIE_SECURE", False),
+        path=url_for("auth.login"),
+    )
+    return response
 
 
 def sign_in(user, remember: bool = False) -> None:
@@ -103,6 +156,7 @@ def _safe_next(target: str | None) -> str | None:
 @limiter.limit(
     lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ADDRESS"], methods=["POST"],
     key_func=get_remote_address, deduct_when=_login_failed, scope="login-address",
+    exempt_when=_known_device,
 )
 @limiter.limit(
     lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ACCOUNT"], methods=["POST"],
@@ -126,7 +180,9 @@ def login():
         else:
             sign_in(user, remember=form.remember.data)
             track_event("auth.login", {"method": "password"}, user_id=user.id)
-            return redirect(_safe_next(request.args.get("next")) or url_for("main.dashboard"))
+            return _remember_device(
+                redirect(_safe_next(request.args.get("next")) or url_for("main.dashboard")),
+                user.username)
     elif form.is_submitted():
         status = 400
     return render_template("auth/login.html", form=form, oidc=oidc_enabled()), status
