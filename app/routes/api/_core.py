@@ -117,9 +117,21 @@ def _http_error(exc: HTTPException):
     return http_exception_response(exc)
 
 
+def _options_response():
+    """``OPTIONS`` on an API address: JSON naming the methods it takes (no token needed:
+    the OpenAPI document says as much). Flask's automatic answer was an empty HTML page."""
+    methods = sorted(request.url_rule.methods) if request.url_rule is not None else []
+    response = jsonify(methods=methods)
+    response.headers["Allow"] = ", ".join(methods)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.before_request
 def authenticate_token():
     """Resolve the bearer token to a user; no cookie session is consulted."""
+    if request.method == "OPTIONS":
+        return _options_response()
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     header = request.headers.get("Authorization", "")
