@@ -69,8 +69,11 @@ def setup_command(admin_username, admin_password_stdin, admin_email, company_nam
 @click.command("create-token")
 @click.argument("username")
 @click.option("--name", default="cli", show_default=True, help="A label to recognise the token by.")
+@click.option("--expires-in", default=None, metavar="DURATION",
+              help="Lifetime such as 90d, 12w, 24h or 1y (default: never expires).")
+@click.option("--read-only", is_flag=True, help="Allow only reading requests (GET).")
 @with_appcontext
-def create_token_command(username, name):
+def create_token_command(username, name, expires_in, read_only):
     """Create a personal API token for USERNAME and print it (shown only once)."""
     from .services import api_tokens
     from .services.users import find_by_username
@@ -80,7 +83,9 @@ def create_token_command(username, name):
     if user is None or not user.is_active:
         raise click.ClickException(f"No active user named {username!r}.")
     try:
-        issued = api_tokens.create_token(user, name)
+        issued = api_tokens.create_token(
+            user, name, expires_in=expires_in,
+            scope=api_tokens.SCOPE_READ if read_only else api_tokens.SCOPE_FULL)
     except ServiceError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(issued.secret)

@@ -138,10 +138,13 @@ def authenticate_token():
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise ApiError(401, "Send an API token: Authorization: Bearer <token>.", "missing_token")
-    user = api_tokens.user_for_token(secret.strip())
-    if user is None:
-        raise ApiError(401, "The API token is unknown, revoked, or its user is deactivated.",
-                       "invalid_token")
+    token = api_tokens.authenticate(secret.strip())
+    if token is None:
+        raise ApiError(401, "The API token is unknown, revoked, expired, or its user is "
+                            "deactivated.", "invalid_token")
+    if not api_tokens.allows(token, request.method):
+        raise ApiError(403, "This token is read-only.", "read_only_token")
+    user = token.user
     g.api_user = user
     # Flask-Login reads g._login_user first: code that looks at current_user
     # (logging, metrics) sees the token's user without any session cookie.
