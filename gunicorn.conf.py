@@ -113,6 +113,15 @@ def on_starting(server):
         stale.unlink()
 
 
+def post_worker_init(worker):
+    """One line per worker once it has loaded the app and is about to serve.
+
+    gunicorn's "Booting worker" comes before the app is imported; this line says the
+    worker answers now (tests wait for one per worker before they measure anything).
+    """
+    worker.log.info("Worker ready (pid: %s)", worker.pid)
+
+
 def child_exit(server, worker):
     """A worker died: drop its live gauges (counters and histograms keep counting)."""
     from prometheus_client import multiprocess
