@@ -39,7 +39,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     XDG_RUNTIME_DIR=/tmp/timetracker-run
 
 # A fixed uid/gid so volume ownership survives image rebuilds. XDG_RUNTIME_DIR is
-# where gunicorn puts its control socket (gunicornc); the home directory is read-only.
+# where gunicorn.conf.py puts this instance's control socket (gunicornc), named after a
+# hash of DATA_DIR; the home directory is read-only.
 RUN groupadd --system --gid 10001 timetracker \
     && useradd --system --uid 10001 --gid timetracker --home-dir /app --no-create-home \
        --shell /usr/sbin/nologin timetracker \

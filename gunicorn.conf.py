@@ -1,5 +1,6 @@
 """gunicorn settings for `make run` and the container; values come from app.config."""
 
+import hashlib
 import importlib.util
 import os
 import sys
@@ -22,6 +23,29 @@ def _load_app_config():
 
 _config = _load_app_config().from_environ()
 
+
+def _require_writable_data_dir(path: str) -> None:
+    """Stop with one clear line when DATA_DIR cannot be written.
+
+    The database, the secret key and the metrics files live there; without this a
+    read-only folder surfaced as a traceback from deep inside a worker's start.
+    SystemExit passes through gunicorn's config loader (it catches Exception).
+    """
+    probe = Path(path) / ".write-test"
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        sys.stderr.write(
+            f"TimeTracker cannot start: DATA_DIR {path} is not writable ({exc.strerror}). "
+            "Point DATA_DIR at a writable folder.\n")
+        sys.stderr.flush()
+        raise SystemExit(1) from None
+
+
+_require_writable_data_dir(_config["DATA_DIR"])
+
 bind = f"{_config['HOST']}:{_config['PORT']}"
 workers = _config["WEB_CONCURRENCY"]
 worker_class = "gthread"
@@ -32,6 +56,33 @@ graceful_timeout = 20
 accesslog = None
 errorlog = "-"
 wsgi_app = "app:create_app()"
+
+
+def _control_socket_path(data_dir: str) -> str | None:
+    """This instance's own control socket (for ``gunicornc``), or None for none.
+
+    gunicorn's default, ``$XDG_RUNTIME_DIR/gunicorn.ctl`` or ``$HOME/.gunicorn/gunicorn.ctl``,
+    is one path for every instance a user runs on a host (tests, bench, a second
+    checkout): the second instance takes it over and stopping either deletes it.
+    Here the path is per DATA_DIR (one DATA_DIR is one installation): in the runtime
+    directory (XDG_RUNTIME_DIR, as gunicorn and the container use) named after a hash
+    of DATA_DIR, else inside DATA_DIR. A path too long for a Unix socket (107 bytes)
+    disables the socket rather than failing the start.
+    """
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.path.isdir(runtime):
+        digest = hashlib.sha256(str(Path(data_dir).resolve()).encode()).hexdigest()[:12]
+        path = os.path.join(runtime, f"timetracker-{digest}.ctl")
+    else:
+        path = os.path.join(data_dir, "gunicorn.ctl")
+    return path if len(path.encode()) < 100 else None
+
+
+_control_socket = _control_socket_path(_config["DATA_DIR"])
+if _control_socket is None:
+    control_socket_disable = True
+else:
+    control_socket = _control_socket
 # No max_requests: every recycled worker leaves its counter files behind in the
 # multiprocess directory (they must stay, or counters would drop), so scrapes get
 # slower the more workers have ever lived. See docs/observability.md.
@@ -60,6 +111,15 @@ def on_starting(server):
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.glob("*.db"):
         stale.unlink()
+
+
+def post_worker_init(worker):
+    """One line per worker once it has loaded the app and is about to serve.
+
+    gunicorn's "Booting worker" comes before the app is imported; this line says the
+    worker answers now (tests wait for one per worker before they measure anything).
+    """
+    worker.log.info("Worker ready (pid: %s)", worker.pid)
 
 
 def child_exit(server, worker):

@@ -6,6 +6,7 @@ package has no side effects (no logging setup, no connections, no threads).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -32,8 +33,16 @@ def create_app(config: Mapping[str, Any] | object | None = None) -> Flask:
     _prepare_directories_and_secret(app)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # tokens live as long as the session
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    # Flask's defaults hold SESSION_COOKIE_SAMESITE=None, so setdefault never applied:
+    # Lax unless a caller chose a value (a cross-site POST then carries no session).
+    if app.config.get("SESSION_COOKIE_SAMESITE") is None:
+        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
+    # Flask-Limiter adds Retry-After (and X-RateLimit-*) to the throttled login's 429.
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    # With a Redis storage that goes away, count per worker in memory meanwhile
+    # instead of failing every login with a 500.
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
     # Flask's defaults already hold MAX_CONTENT_LENGTH=None, so setdefault
     # would never apply: cap request bodies unless a caller chose a value.
@@ -74,6 +83,27 @@ def _prepare_directories_and_secret(app: Flask) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = config_module.load_or_create_secret_key(data_dir)
+    _create_private_sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"])
+
+
+def _create_private_sqlite_file(uri: str) -> None:
+    """Create a new SQLite database file as 0600, like ``secret_key``.
+
+    It holds password and token hashes and everyone's notes; SQLite would create
+    it with the umask (0644: readable by every local user). Its -wal and -shm files
+    inherit the database file's mode. An existing file is left as the operator set it.
+    """
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix):
+        return
+    path = uri[len(prefix):].split("?", 1)[0]
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)  # an empty file is a valid, empty SQLite database
 
 
 def _trust_reverse_proxies(app: Flask) -> None:
@@ -91,11 +121,16 @@ def _trust_reverse_proxies(app: Flask) -> None:
 
 def _engine_options(app: Flask) -> dict[str, Any]:
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    # A database error's message would otherwise carry "[parameters: ...]": note
+    # text, emails, password hashes, into app.jsonl and Sentry events.
+    options: dict[str, Any] = {"hide_parameters": True}
     if uri.startswith("sqlite"):
         # Wait for a writer instead of failing at once when gunicorn workers
         # or the timer and a report touch the file together.
-        return {"connect_args": {"timeout": 15}}
-    return {"pool_pre_ping": True}
+        options["connect_args"] = {"timeout": 15}
+    else:
+        options["pool_pre_ping"] = True
+    return options
 
 
 def _init_extensions(app: Flask) -> None:

@@ -15,11 +15,24 @@ from .models import User
 
 
 def load_user(user_id: str) -> User | None:
+    """The user a session or remember-me cookie names, if that session is still valid.
+
+    The cookie holds ``"<id>:<generation>"`` (:meth:`User.get_id`); a logout, a
+    password change or reset, or a deactivation increments the user's generation,
+    so every cookie issued before answers "not signed in". A cookie from before
+    the generation existed (a bare id) is refused too.
+    """
+    ident, sep, generation = str(user_id).partition(":")
     try:
-        user = db.session.get(User, int(user_id))
+        ident_int, generation_int = int(ident), int(generation)
     except (TypeError, ValueError):
         return None
-    return user if user is not None and user.is_active else None
+    if not sep or not 0 < ident_int < 2**31:
+        return None
+    user = db.session.get(User, ident_int)
+    if user is None or not user.is_active or user.session_generation != generation_int:
+        return None
+    return user
 
 
 def admin_required(view):

@@ -164,7 +164,8 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SECRET_KEY": get("SECRET_KEY") or None,  # filled from DATA_DIR by create_app
         "SQLALCHEMY_DATABASE_URI": database_url,
         "HOST": get("HOST") or "127.0.0.1",
-        "PORT": parse_int("PORT", get("PORT"), 8000, minimum=1),
+        # 0 lets the system pick a free port (tests); gunicorn logs the one it got.
+        "PORT": parse_int("PORT", get("PORT"), 8000, minimum=0),
         "WEB_CONCURRENCY": parse_int("WEB_CONCURRENCY", get("WEB_CONCURRENCY"), 2, minimum=1),
         "APP_VERSION": get("APP_VERSION") or _package_version(),
         "SESSION_COOKIE_SECURE": parse_bool(

@@ -56,7 +56,7 @@ def build(url: str | None, data_dir: str, entries: int):
                                allow_analytics=False)
         client = catalog.create_client(name="Acme, Inc.", default_hourly_rate="90")
         project = catalog.create_project(name="Website", client_id=client.id)
-        task = catalog.create_task(project_id=project.id, name="Build")
+        task = catalog.create_task(actor=None, project_id=project.id, name="Build")
         token = api_tokens.create_token(admin, "bench").secret
         batch = []
         for n in range(entries):

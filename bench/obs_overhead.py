@@ -96,7 +96,7 @@ def seed(url: str, data_dir: Path) -> dict:
         projects = [catalog.create_project(name=f"Project {i}", client_id=clients[i % 3].id,
                                            billable=i % 4 != 0) for i in range(1, 13)]
         for i in range(1, 13, 3):
-            catalog.create_task(project_id=projects[i].id, name=f"Task {i}")
+            catalog.create_task(actor=None, project_id=projects[i].id, name=f"Task {i}")
         people = [admin, *timer_users]
         for i in range(ENTRIES):
             user = people[0] if i % 4 == 0 else people[1 + i % TIMER_USERS]

@@ -250,7 +250,7 @@ def make_project(ready_app):
             client = catalog.create_client(name=client_name) if client_name else None
             project = catalog.create_project(name=name, client_id=client.id if client else None,
                                              billable=billable)
-            task_id = catalog.create_task(project_id=project.id, name=task).id if task else None
+            task_id = catalog.create_task(actor=None, project_id=project.id, name=task).id if task else None
             return {"client_id": client.id if client else None, "project_id": project.id,
                     "task_id": task_id}
 

@@ -27,10 +27,14 @@ def test_plain_postgres_urls_get_the_psycopg3_driver():
     assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u:p@db:5432/tt"
 
 
-@pytest.mark.parametrize("name, raw", [("PORT", "eighty"), ("PORT", "0"), ("WEB_CONCURRENCY", "-1")])
+@pytest.mark.parametrize("name, raw", [("PORT", "eighty"), ("PORT", "-1"), ("WEB_CONCURRENCY", "-1")])
 def test_bad_numbers_fail_at_start(name, raw):
     with pytest.raises(ConfigError):
         from_environ({name: raw})
+
+
+def test_port_zero_means_a_free_port_the_system_picks():
+    assert from_environ({"PORT": "0"})["PORT"] == 0
 
 
 def test_secret_key_is_generated_once_private_and_kept(tmp_path):

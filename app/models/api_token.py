@@ -26,6 +26,9 @@ class ApiToken(db.Model):
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
     last_used_at = db.Column(UTCDateTime, nullable=True)
     revoked_at = db.Column(UTCDateTime, nullable=True)
+    expires_at = db.Column(UTCDateTime, nullable=True)  # NULL: never expires
+    # "full": everything the user may do; "read": GET/HEAD/OPTIONS only.
+    scope = db.Column(db.String(16), nullable=False, default="full", server_default="full")
 
     user = db.relationship("User")
 

@@ -27,6 +27,10 @@ class User(UserMixin, db.Model):
     oidc_subject = db.Column(db.String(255), nullable=True, unique=True)
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
     last_login_at = db.Column(UTCDateTime, nullable=True)
+    # Part of the id in every session and remember-me cookie (get_id): incremented by
+    # logout, a password change or reset and deactivation, which ends every session
+    # signed in before (app/auth.py load_user compares it).
+    session_generation = db.Column(db.Integer, nullable=False, default=0, server_default="0")
 
     __table_args__ = (
         db.CheckConstraint("role IN ('admin', 'user')", name="role_valid"),
@@ -40,6 +44,10 @@ class User(UserMixin, db.Model):
         if not self.password_hash:
             return False
         return check_password_hash(self.password_hash, password)
+
+    def get_id(self) -> str:
+        """Flask-Login's cookie id: ``"<id>:<session generation>"``."""
+        return f"{self.id}:{self.session_generation or 0}"
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users

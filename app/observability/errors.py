@@ -3,7 +3,8 @@
 Nothing identifying leaves the process: no default PII (``DATA_COLLECTION``), a constant server name
 instead of the host name, no local variables, no request bodies, cookies, query
 strings or headers beyond a short allowlist, and every string is scrubbed of
-email and IP addresses. The user on an event is the internal id only; the
+email and IP addresses and of the values a database error quotes (statement
+parameters, PostgreSQL's DETAIL lines). The user on an event is the internal id only; the
 request id is a tag, so an event can be matched to its log lines.
 """
 
@@ -18,7 +19,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, has_request_context
 
-from .logging import ACCESS_LOGGER, authenticated_user_id, current_request_id
+from .logging import (
+    ACCESS_LOGGER, authenticated_user_id, current_request_id, scrub_database_values,
+)
 
 SERVER_NAME = "timetracker"  # sent instead of the machine's host name
 TEST_ERROR_PATH = "/_observability/test-error"
@@ -190,6 +193,9 @@ def _scrub(value: Any) -> Any:
 
 
 def _scrub_text(text: str) -> str:
+    # Exception values (a database error's message) may quote statement parameters
+    # and row values: notes, names, emails.
+    text = scrub_database_values(text)
     text = _EMAIL.sub("[email]", text)
     text = _IPV4_CANDIDATE.sub(_ip_or_same, text)
     if text.count(":") >= 2:

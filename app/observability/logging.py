@@ -60,6 +60,22 @@ _SENSITIVE_KEY = re.compile(
     r"pass|secret|token|cookie|authori|email|username|session|csrf|typed", re.IGNORECASE
 )
 REDACTED = "[redacted]"
+# What a database error message may carry of the data itself: SQLAlchemy's
+# "[parameters: ...]" (when an engine does not hide them) and PostgreSQL's DETAIL
+# and "Failing row contains (...)" lines, which quote column values.
+# Parameters run up to SQLAlchemy's "(Background on this error ...)" line or the end:
+# a "]" inside a note must not end the match early.
+_SQL_PARAMETERS = re.compile(r"\[parameters: .*?(?=\n\(Background on this error|\Z)", re.DOTALL)
+_SQL_DETAIL = re.compile(r"^(DETAIL|Failing row contains):?.*$", re.MULTILINE)
+
+
+def scrub_database_values(text: str) -> str:
+    """``text`` without the statement parameters and row values a database error quotes."""
+    if "[parameters: " in text:
+        text = _SQL_PARAMETERS.sub("[parameters: redacted]", text)
+    if "DETAIL" in text or "Failing row" in text:
+        text = _SQL_DETAIL.sub(r"\1: [redacted]", text)
+    return text
 
 
 def current_request_id() -> str | None:
@@ -123,7 +139,7 @@ class JsonLineFormatter(JsonFormatter):
         log_data["timestamp"] = format_timestamp(record.created)
         log_data["level"] = record.levelname
         log_data["logger"] = record.name
-        log_data["message"] = record.message
+        log_data["message"] = scrub_database_values(record.message)
         request_id = getattr(record, "request_id", None) or _request_id.get()
         if request_id:
             log_data["request_id"] = request_id
@@ -137,6 +153,8 @@ class JsonLineFormatter(JsonFormatter):
                 key = f"{key}_"
             if _SENSITIVE_KEY.search(key) and not key.endswith("_id") and key != "exc_info":
                 value = REDACTED
+            elif key in ("exc_info", "stack_info") and isinstance(value, str):
+                value = scrub_database_values(value)
             log_data[key] = value
 
 

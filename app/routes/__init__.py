@@ -15,7 +15,11 @@ ERROR_PAGES = {
     413: ("Too large", "The request was larger than this server accepts."),
     429: ("Too many attempts", "Too many failed attempts. Wait a few minutes and try again."),
     500: ("Something went wrong", "An unexpected error occurred; it has been logged."),
+    503: ("Temporarily unavailable", "The database cannot be reached right now. "
+          "Try again in a minute."),
 }
+DATABASE_UNAVAILABLE = "The database cannot be reached right now; try again in a minute."
+RETRY_AFTER_SECONDS = 30
 
 
 def register_blueprints(app: Flask) -> None:
@@ -57,7 +61,42 @@ def _error_page(status: int, title: str | None = None, message: str | None = Non
     )
 
 
+def _database_unavailable(exc):
+    """The database is down, unreachable, or refuses writes (read-only file): 503, not 500.
+
+    SQLAlchemy raises OperationalError for a refused connection, a dropped one and
+    SQLite's "readonly database" or "database is locked"; none of them is a bug in
+    the request, and a client may retry.
+    """
+    from ..extensions import db
+
+    try:
+        db.session.rollback()
+    except Exception:  # the session may be as broken as the connection
+        pass
+    from flask import current_app
+
+    current_app.logger.warning("database unavailable: %s", type(getattr(exc, "orig", exc)).__name__)
+    if request.path.startswith("/api/"):
+        from .api import json_error
+
+        response = json_error(503, DATABASE_UNAVAILABLE, "database_unavailable")
+    else:
+        from flask import make_response
+
+        title, message = ERROR_PAGES[503]
+        response = make_response(render_template(
+            "unavailable.html", status=503, title=title, message=message), 503)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 def _register_error_pages(app: Flask) -> None:
+    from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+
+    for error in (OperationalError, InterfaceError, DisconnectionError):
+        app.register_error_handler(error, _database_unavailable)
+
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
         return _error_page(

@@ -81,6 +81,10 @@ def edit_user(user_id: int):
             except ServiceError as exc:
                 attach_error(password_form, exc)
             else:
+                if user.id == current_user.id:  # resetting one's own: stay signed in here
+                    from .auth import sign_in
+
+                    sign_in(user)
                 flash("Password reset. Tell the user their new password privately.", "success")
                 return redirect(url_for("admin.users"))
         status = 400

@@ -6,7 +6,7 @@ import hashlib
 from urllib.parse import urlsplit
 
 from flask import (
-    Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for,
+    Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for,
 )
 from authlib.integrations.flask_client import OAuth
 from flask_limiter.util import get_remote_address
@@ -55,10 +55,81 @@ def _login_failed(_response) -> bool:
     return bool(g.get("login_failed"))
 
 
+def _username_digest(username: str | None) -> str:
+    typed = user_service.normalize_username(username)
+    return hashlib.sha256(typed.encode()).hexdigest()[:32]
+
+
 def _account_key() -> str:
     # Keyed on a hash so the limiter's storage never holds typed usernames.
-    typed = user_service.normalize_username(request.form.get("username"))
-    return "acct:" + hashlib.sha256(typed.encode()).hexdigest()[:32]
+    return "acct:" + _username_digest(request.form.get("username"))
+
+
+# A "known device" cookie (OWASP's device cookies): set when a browser signs in with a
+# password, it names the account (as a hash) and is signed with the secret key. The
+# per-address limit does not apply to an attempt for that account from that browser,
+# so colleagues behind one address keep signing in while someone there guesses
+# passwords. The per-account limit still applies to everyone.
+DEVICE_COOKIE = "tt_device"
+DEVICE_COOKIE_DAYS = 180
+
+
+def _device_serializer():
+    from itsdangerous import URLSafeTimedSerializer
+
+    return URLSafeTimedSerializer(current_app.secret_key, salt="tt-login-device")
+
+
+def _known_device() -> bool:
+    """True when this browser signed in to the account being tried before."""
+    cookie = request.cookies.get(DEVICE_COOKIE)
+    if not cookie or request.method != "POST":
+        return False
+    from itsdangerous import BadSignature
+
+    try:
+        digests = _device_serializer().loads(cookie, max_age=DEVICE_COOKIE_DAYS * 86400)
+    except BadSignature:
+        return False
+    return isinstance(digests, list) and _username_digest(request.form.get("username")) in digests
+
+
+def _remember_device(response, username: str):
+    from itsdangerous import BadSignature
+
+    digests = []
+    cookie = request.cookies.get(DEVICE_COOKIE)
+    if cookie:
+        try:
+            digests = list(_device_serializer().loads(cookie, max_age=DEVICE_COOKIE_DAYS * 86400))
+        except (BadSignature, TypeError):
+            digests = []
+    digest = _username_digest(username)
+    digests = ([d for d in digests if d != digest] + [digest])[-5:]  # a shared computer: a few
+    response.set_cookie(
+        DEVICE_COOKIE, _device_serializer().dumps(digests), max_age=DEVICE_COOKIE_DAYS * 86400,
+        httponly=True, samesite="Lax", secure=current_app.config.get("SESSION_COOKIE_SECURE", False),
+        path=url_for("auth.login"),
+    )
+    return response
+
+
+def sign_in(user, remember: bool = False) -> None:
+    """Start a session for ``user`` with a fresh CSRF token.
+
+    The token a visitor held before signing in (possibly planted, or seen on a
+    shared machine) must not stay valid for the signed-in session: Flask-WTF
+    keeps the raw token in the session and caches it on ``g``, so both go and
+    the next form gets a new one.
+    """
+    field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    session.pop(field, None)
+    g.pop(field, None)
+    login_user(user, remember=remember)
+
+
+def _had_remember_cookie() -> bool:
+    return bool(request.cookies.get(current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")))
 
 
 def _throttled(_limit) -> None:
@@ -69,6 +140,10 @@ def _throttled(_limit) -> None:
 def _safe_next(target: str | None) -> str | None:
     """Only same-site relative paths: never an open redirect."""
     if not target:
+        return None
+    # No control characters or whitespace (a "%0a" in ?next= would put a newline in
+    # the Location header: a 500), and no backslash (browsers read "/\\host" as "//host").
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 or ch == "\\" for ch in target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
@@ -81,6 +156,7 @@ def _safe_next(target: str | None) -> str | None:
     lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ADDRESS"], methods=["POST"],
     key_func=get_remote_address, deduct_when=_login_failed, scope="login-address",
     on_breach=_throttled,
+    exempt_when=_known_device,
 )
 @limiter.limit(
     lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ACCOUNT"], methods=["POST"],
@@ -102,8 +178,10 @@ def login():
             flash("Invalid username or password.", "error")
             status = 401
         else:
-            login_user(user, remember=form.remember.data)
-            return redirect(_safe_next(request.args.get("next")) or url_for("main.dashboard"))
+            sign_in(user, remember=form.remember.data)
+            return _remember_device(
+                redirect(_safe_next(request.args.get("next")) or url_for("main.dashboard")),
+                user.username)
     elif form.is_submitted():
         status = 400
     return render_template("auth/login.html", form=form, oidc=oidc_enabled()), status
@@ -112,7 +190,9 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    user_service.record_logout(current_user)
+    # Signing out here signs out everywhere: every other session and remember-me
+    # cookie of this user ends too (docs/using.md).
+    user_service.sign_out_everywhere(current_user)
     logout_user()
     flash("You have been signed out.", "info")
     return redirect(url_for("auth.login"))
@@ -150,7 +230,7 @@ def oidc_callback():
         flash("This account is deactivated.", "error")
         return redirect(url_for("auth.login"))
     user_service.record_login(user, method="oidc")
-    login_user(user)
+    sign_in(user)
     return redirect(url_for("main.dashboard"))
 
 
@@ -185,7 +265,9 @@ def profile():
             except ServiceError as exc:
                 attach_error(password_form, exc)
             else:
-                flash("Password changed.", "success")
+                # Every session ended with the change; this one continues signed in.
+                sign_in(current_user._get_current_object(), remember=_had_remember_cookie())
+                flash("Password changed. Every other session has been signed out.", "success")
                 return redirect(url_for("auth.profile"))
         status = 400
     return render_template("auth/profile.html", form=form, password_form=password_form), status

@@ -7,11 +7,19 @@ from flask_login import current_user, login_required
 
 from ..auth import admin_required
 from ..services import catalog
-from ..services.errors import NotFound, ServiceError
+from ..services.errors import Forbidden, NotFound, ServiceError
 from ._helpers import attach_error, options
 from .forms import ClientForm, ProjectForm, TaskForm
 
 bp = Blueprint("catalog", __name__)
+
+
+def _task_rate(form):
+    """The rate field for an admin; a user's form has none, so the rate stays as it is
+    (a rate they post anyway is refused by the service)."""
+    if current_user.is_admin or (form.hourly_rate.raw_data or [""])[0].strip():
+        return form.hourly_rate.data
+    return catalog.KEEP
 
 
 def _or_404(getter, ident):
@@ -77,7 +85,7 @@ def projects():
     return render_template(
         "catalog/projects.html",
         projects=items,
-        seconds=catalog.project_hours([p.id for p in items]),
+        seconds=catalog.project_hours([p.id for p in items], current_user),
         show_archived=show_archived,
     )
 
@@ -127,7 +135,7 @@ def project_detail(project_id: int):
     project = _or_404(catalog.get_project, project_id)
     return render_template(
         "catalog/project_detail.html", project=project, task_form=TaskForm(prefix="task"),
-        seconds=catalog.project_hours([project.id]).get(project.id, 0),
+        seconds=catalog.project_hours([project.id], current_user).get(project.id, 0),
     )
 
 
@@ -142,9 +150,11 @@ def create_task(project_id: int):
     if form.validate_on_submit():
         try:
             catalog.create_task(
-                project_id=project.id, name=form.name.data, status=form.status.data,
-                hourly_rate=form.hourly_rate.data, actor=current_user,
+                actor=current_user, project_id=project.id, name=form.name.data,
+                status=form.status.data, hourly_rate=_task_rate(form),
             )
+        except Forbidden:
+            abort(403)
         except ServiceError as exc:
             attach_error(form, exc)
         else:
@@ -153,7 +163,7 @@ def create_task(project_id: int):
     return (
         render_template(
             "catalog/project_detail.html", project=project, task_form=form,
-            seconds=catalog.project_hours([project.id]).get(project.id, 0),
+            seconds=catalog.project_hours([project.id], current_user).get(project.id, 0),
         ),
         400,
     )
@@ -168,9 +178,11 @@ def edit_task(task_id: int):
         if form.validate_on_submit():
             try:
                 catalog.update_task(
-                    task.id, name=form.name.data, status=form.status.data,
-                    hourly_rate=form.hourly_rate.data,
+                    task.id, actor=current_user, name=form.name.data, status=form.status.data,
+                    hourly_rate=_task_rate(form),
                 )
+            except Forbidden:
+                abort(403)
             except ServiceError as exc:
                 attach_error(form, exc)
             else:

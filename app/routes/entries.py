@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
@@ -39,12 +41,25 @@ def list_entries():
         client_id=form.client_id.data,
         user_id=form.user_id.data if current_user.is_admin else None,
     )
-    page = db.paginate(
-        entries.filtered_entries_query(current_user, filters), per_page=PER_PAGE, max_per_page=100,
-        error_out=False,
-    )
+    try:
+        query = entries.filtered_entries_query(current_user, filters)
+    except ServiceError as exc:  # a date out of range: say so, list without the dates
+        flash(exc.message, "error")
+        query = entries.filtered_entries_query(
+            current_user, dataclasses.replace(filters, start=None, end=None))
+    page = db.paginate(query, page=_page_number(), per_page=PER_PAGE, error_out=False)
     args = {k: v for k, v in request.args.items() if k != "page"}
     return render_template("entries/list.html", form=form, page=page, page_args=args)
+
+
+def _page_number() -> int:
+    """``?page=``: a positive integer; anything else (``1e20``, 10**30, -1) is page 1.
+
+    Flask-SQLAlchemy would pass a huge number on to OFFSET, which overflows the
+    database's integer (a 500) instead of showing an empty page.
+    """
+    raw = request.args.get("page", "")
+    return int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) <= 1_000_000 else 1
 
 
 def _entry_form(entry=None) -> tuple[EntryForm, list]:
@@ -133,13 +148,13 @@ def _require_end_and_project(form: EntryForm) -> bool:
 
 
 def _fill_form(form: EntryForm, entry) -> None:
-    from ..services.validation import zone
+    from ..services.validation import in_zone, zone
 
     tz = zone(current_user.timezone)
     form.project_id.data = entry.project_id
     form.task_id.data = entry.task_id or 0
-    form.started_at.data = entry.started_at.astimezone(tz).replace(tzinfo=None)
-    form.ended_at.data = entry.ended_at.astimezone(tz).replace(tzinfo=None) if entry.ended_at else None
+    form.started_at.data = in_zone(entry.started_at, tz).replace(tzinfo=None)
+    form.ended_at.data = in_zone(entry.ended_at, tz).replace(tzinfo=None) if entry.ended_at else None
     form.notes.data = entry.notes
     form.billable.data = entry.billable
 

@@ -22,12 +22,15 @@ _DT = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
 
 
 def _optional_int(value):
+    """An id from a menu: None for "none", garbage, or a number no database id can be
+    (above 2**31 - 1: PostgreSQL's integer would overflow with a 500)."""
     if value in (None, "", "0", 0):
         return None
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         return None
+    return number if 0 < number < 2**31 else None
 
 
 class SetupForm(FlaskForm):

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_login import login_user
 
 from ..services import setup as setup_service
 from ..services.errors import ServiceError
 from ..services.settings import get_settings
 from ..services.validation import timezone_names
 from ._helpers import attach_error
+from .auth import sign_in
 from .forms import SetupForm
 
 bp = Blueprint("setup", __name__)
@@ -64,7 +64,7 @@ def wizard():
             attach_error(form, _map_field(exc))
         else:
             current_app.extensions["tt_setup_complete"] = True
-            login_user(admin)
+            sign_in(admin)  # with a fresh CSRF token, as every sign-in
             flash("Setup complete. Welcome to TimeTracker!", "success")
             return redirect(url_for("main.dashboard"))
     return render_template("setup.html", form=form), 200 if not form.errors else 400

@@ -8,7 +8,7 @@ from flask import Flask, g
 from flask_login import current_user
 
 from ..services.settings import get_settings
-from ..services.validation import zone
+from ..services.validation import in_zone, zone
 
 
 def _viewer_zone():
@@ -20,7 +20,7 @@ def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """Format a UTC datetime in the viewer's time zone."""
     if value is None:
         return ""
-    return value.astimezone(_viewer_zone()).strftime(fmt)
+    return in_zone(value, _viewer_zone()).strftime(fmt)
 
 
 def duration(seconds: int | None) -> str:

@@ -8,8 +8,8 @@ from sqlalchemy.orm import joinedload, selectinload
 from .. import events
 from ..extensions import db
 from ..models import TASK_STATUSES, Client, Project, Task, TimeEntry
-from .errors import Conflict, NotFound, ValidationError, commit_or_conflict
-from .validation import clean_color, clean_name, clean_rate
+from .errors import Conflict, Forbidden, NotFound, ValidationError, commit_or_conflict
+from .validation import clean_color, clean_name, clean_rate, name_key
 
 
 # -- clients -----------------------------------------------------------------
@@ -29,11 +29,22 @@ def get_client(client_id) -> Client:
     return client
 
 
+def _name_taken(name: str, rows) -> bool:
+    """True when one of ``rows`` ((id, name) pairs) has the same :func:`name_key`.
+
+    The comparison runs here, not in SQL: neither database can NFKC-normalise, and
+    the names in one scope (all clients, one client's projects, one project's tasks)
+    are few.
+    """
+    key = name_key(name)
+    return any(name_key(other) == key for _id, other in rows)
+
+
 def _check_client_name_free(name: str, exclude_id: int | None = None) -> None:
-    query = select(Client.id).where(func.lower(Client.name) == name.lower())
+    query = select(Client.id, Client.name)
     if exclude_id is not None:
         query = query.where(Client.id != exclude_id)
-    if db.session.scalar(query) is not None:
+    if _name_taken(name, db.session.execute(query)):
         raise Conflict("A client with that name already exists.", "name")
 
 
@@ -102,13 +113,12 @@ def _resolve_client(client_id) -> Client | None:
 
 
 def _check_project_name_free(name: str, client_id: int | None, exclude_id: int | None = None):
-    query = select(Project.id).where(
-        func.lower(Project.name) == name.lower(),
+    query = select(Project.id, Project.name).where(
         Project.client_id.is_(None) if client_id is None else Project.client_id == client_id,
     )
     if exclude_id is not None:
         query = query.where(Project.id != exclude_id)
-    if db.session.scalar(query) is not None:
+    if _name_taken(name, db.session.execute(query)):
         raise Conflict("This client already has a project with that name.", "name")
 
 
@@ -148,16 +158,40 @@ def update_project(
     return project
 
 
-def project_hours(project_ids: list[int]) -> dict[int, int]:
-    """Total booked seconds per project (finished entries only)."""
+def project_hours(project_ids: list[int], viewer=None) -> dict[int, int]:
+    """Booked seconds per project (finished entries only): everyone's for an admin,
+    the viewer's own for an ordinary user (who sees only their own entries)."""
     if not project_ids:
         return {}
-    rows = db.session.execute(
+    query = (
         select(TimeEntry.project_id, func.coalesce(func.sum(TimeEntry.duration_seconds), 0))
         .where(TimeEntry.project_id.in_(project_ids))
         .group_by(TimeEntry.project_id)
     )
+    if viewer is not None and not viewer.is_admin:
+        query = query.where(TimeEntry.user_id == viewer.id)
+    rows = db.session.execute(query)
     return {project_id: int(total) for project_id, total in rows}
+
+
+# -- money -------------------------------------------------------------------
+
+# "Leave the rate as it is": what a non-admin's task edit passes (the web form has no
+# rate field for them; an API PATCH without "hourly_rate").
+KEEP = object()
+
+
+def may_see_rates(user) -> bool:
+    """Rates and amounts are for admins: an ordinary user sees neither."""
+    return bool(user is not None and user.is_admin)
+
+
+def _check_may_set_rate(actor, field: str = "hourly_rate") -> None:
+    # ``actor=None`` is a trusted caller without a user (the CLI, seed scripts, tests);
+    # every route passes the signed-in user, and the argument has no default so a
+    # route cannot forget it.
+    if actor is not None and not may_see_rates(actor):
+        raise Forbidden("Only admins set rates.", field)
 
 
 # -- tasks -------------------------------------------------------------------
@@ -177,14 +211,17 @@ def clean_status(status: str | None) -> str:
     return status
 
 
-def create_task(*, project_id, name: str, status: str = "todo", hourly_rate=None,
-                actor=None) -> Task:
-    """Create a task in a project; names are unique per project."""
+def create_task(*, actor, project_id, name: str, status: str = "todo", hourly_rate=None) -> Task:
+    """Create a task in a project; names are unique per project. Any user adds tasks;
+    only an admin gives one a rate (:class:`Forbidden` otherwise)."""
+    if hourly_rate not in (None, "", KEEP):
+        _check_may_set_rate(actor)
+    hourly_rate = None if hourly_rate is KEEP else hourly_rate
     project = get_bookable_project(project_id)
     name = clean_name(name)
     status = clean_status(status)
     rate = clean_rate(hourly_rate)
-    if any(t.name.lower() == name.lower() for t in project.tasks):
+    if _name_taken(name, ((t.id, t.name) for t in project.tasks)):
         raise Conflict("This project already has a task with that name.", "name")
     task = Task(project=project, name=name, status=status, hourly_rate=rate)
     db.session.add(task)
@@ -193,12 +230,15 @@ def create_task(*, project_id, name: str, status: str = "todo", hourly_rate=None
     return task
 
 
-def update_task(task_id, *, name: str, status: str, hourly_rate=None) -> Task:
+def update_task(task_id, *, actor, name: str, status: str, hourly_rate=KEEP) -> Task:
+    """Rename a task or change its status (anyone) or its rate (admins only)."""
     task = get_task(task_id)
+    if hourly_rate is not KEEP:
+        _check_may_set_rate(actor)
     name = clean_name(name)
     status = clean_status(status)
-    rate = clean_rate(hourly_rate)
-    if any(t.id != task.id and t.name.lower() == name.lower() for t in task.project.tasks):
+    rate = task.hourly_rate if hourly_rate is KEEP else clean_rate(hourly_rate)
+    if _name_taken(name, ((t.id, t.name) for t in task.project.tasks if t.id != task.id)):
         raise Conflict("This project already has a task with that name.", "name")
     task.name, task.status, task.hourly_rate = name, status, rate
     commit_or_conflict("This project already has a task with that name.", "name")

@@ -14,24 +14,25 @@ from ..models.types import utcnow
 from .. import events
 from .catalog import get_bookable_project, get_project, resolve_task
 from .errors import NotFound, ValidationError
-from .validation import zone
+from .validation import check_day, clean_text, to_utc, zone
 
 MAX_NOTES_LENGTH = 5000
 LONG_ENTRY = timedelta(hours=24)
 
 
 def clean_notes(notes: str | None) -> str | None:
-    text = (notes or "").strip()
-    if len(text) > MAX_NOTES_LENGTH:
-        raise ValidationError(f"Notes must be at most {MAX_NOTES_LENGTH} characters.", "notes")
-    return text or None
+    """Notes through the one text sanitiser (multi-line); empty notes are None."""
+    return clean_text(notes, "notes", max_length=MAX_NOTES_LENGTH, multiline=True,
+                      label="Notes") or None
 
 
-def local_to_utc(value: datetime, tz_name: str) -> datetime:
-    """Interpret a naive wall-clock time in the user's zone; aware times pass through."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=zone(tz_name))
-    return value.astimezone(timezone.utc).replace(microsecond=0)
+def local_to_utc(value: datetime, tz_name: str, field: str = "started_at") -> datetime:
+    """Interpret a naive wall-clock time in the user's zone; aware times pass through.
+
+    The range check (:func:`app.services.validation.to_utc`) is the same for web
+    forms and the API: years 1970-2999, before and after the conversion.
+    """
+    return to_utc(value, tz_name, field)
 
 
 def _check_span(started_at: datetime, ended_at: datetime, confirm_long: bool) -> int:
@@ -77,8 +78,9 @@ def create_entry(
     """Create a finished entry. Naive datetimes are read in the user's time zone."""
     project = get_bookable_project(project_id)
     task = resolve_task(project, task_id)
-    start = local_to_utc(started_at, user.timezone)
-    end = local_to_utc(ended_at, user.timezone)
+    start = local_to_utc(started_at, user.timezone, "started_at")
+    end = local_to_utc(ended_at, user.timezone, "ended_at")
+    notes = clean_notes(notes)
     duration = _check_span(start, end, confirm_long)
     entry = TimeEntry(
         user_id=user.id,
@@ -87,7 +89,7 @@ def create_entry(
         started_at=start,
         ended_at=end,
         duration_seconds=duration,
-        notes=clean_notes(notes),
+        notes=notes,
         billable=project.billable if billable is None else bool(billable),
         source=SOURCE_MANUAL,
     )
@@ -115,7 +117,8 @@ def update_entry(
     if project.archived and project.id != entry.project_id:
         raise ValidationError("That project is archived.", "project_id")
     task = resolve_task(project, task_id)
-    start = local_to_utc(started_at, user.timezone)
+    start = local_to_utc(started_at, user.timezone, "started_at")
+    notes = clean_notes(notes)
     if ended_at is None:
         if not entry.is_running:
             raise ValidationError("End is required.", "ended_at")
@@ -123,12 +126,12 @@ def update_entry(
             raise ValidationError("A running timer cannot start in the future.", "started_at")
         end, duration = None, None
     else:
-        end = local_to_utc(ended_at, user.timezone)
+        end = local_to_utc(ended_at, user.timezone, "ended_at")
         duration = _check_span(start, end, confirm_long)
     entry.project_id = project.id
     entry.task_id = task.id if task else None
     entry.started_at, entry.ended_at, entry.duration_seconds = start, end, duration
-    entry.notes = clean_notes(notes)
+    entry.notes = notes
     entry.billable = bool(billable)
     db.session.commit()
     events.announce(events.entry_updated, actor=user, entry=entry)
@@ -155,7 +158,14 @@ class EntryFilters:
 
 
 def filtered_entries_query(viewer: User, filters: EntryFilters):
-    """A SELECT of entries the viewer may see, matching the filters, newest first."""
+    """A SELECT of entries the viewer may see, matching the filters, newest first.
+
+    Dates outside 1970..2999 raise :class:`ValidationError` (the same rule as the
+    API's and the reports'), never an overflow in the time-zone conversion.
+    """
+    for value, name in ((filters.start, "start"), (filters.end, "end")):
+        if value is not None:
+            check_day(value, name)
     query = select(TimeEntry).options(
         joinedload(TimeEntry.project).joinedload(Project.client),
         joinedload(TimeEntry.task),

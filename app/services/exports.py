@@ -19,7 +19,7 @@ from .. import events
 from ..extensions import db
 from ..models import Client, Project, Task, TimeEntry, User
 from .reports import ReportFilters, report_entries_filter
-from .validation import zone
+from .validation import in_zone, strip_unsafe_characters, zone
 
 HEADER = (
     "entry_id", "user", "client", "project", "task", "notes", "billable",
@@ -32,8 +32,15 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def neutralise(value: str) -> str:
-    """Prefix a cell a spreadsheet would run as a formula with an apostrophe (OWASP)."""
-    if value and value.startswith(_FORMULA_STARTS):
+    """Prefix a cell a spreadsheet would run as a formula with an apostrophe (OWASP).
+
+    Unsafe characters go first (the input sanitiser's rule; rows older than it may
+    hold them): LibreOffice drops a leading NUL and then evaluates
+    ``=HYPERLINK(...)``, so the check must look at what the spreadsheet will see.
+    Leading spaces are looked through too: a spreadsheet may trim them on import.
+    """
+    value = strip_unsafe_characters(value, multiline=True)
+    if value.lstrip(" ").startswith(_FORMULA_STARTS) or value.startswith(("\t", "\r")):
         return "'" + value
     return value
 
@@ -75,8 +82,8 @@ def _cells(query, tz) -> Iterator[tuple]:
             neutralise(task or ""),
             neutralise(notes or ""),
             "yes" if billable else "no",
-            started.astimezone(tz).isoformat(),
-            ended.astimezone(tz).isoformat() if ended else "",
+            in_zone(started, tz).isoformat(),
+            in_zone(ended, tz).isoformat() if ended else "",
             "" if seconds is None else str(seconds),
             "" if seconds is None else f"{seconds / 3600:.4f}",
         )

@@ -28,12 +28,10 @@ from .. import events
 from ..extensions import db
 from ..models import Client, Project, Task, TimeEntry, User
 from .errors import Forbidden, ValidationError
-from .validation import zone
+from .validation import check_day, zone
 
 GROUPINGS = ("project", "client", "task", "user", "day")
 MAX_RANGE_DAYS = 366
-EARLIEST_DAY = date(1970, 1, 1)
-LATEST_DAY = date(2999, 12, 31)
 _CENT = Decimal("0.01")
 _HOUR_CENTS = Decimal(3600 * 100)  # second-cents in one unit of money
 
@@ -76,8 +74,7 @@ class Report:
 def check_range(start: date, end: date) -> None:
     """Refuse ranges a report cannot sensibly cover."""
     for value, name in ((start, "start"), (end, "end")):
-        if not EARLIEST_DAY <= value <= LATEST_DAY:
-            raise ValidationError(f"{name} must be between 1970-01-01 and 2999-12-31.", name)
+        check_day(value, name)
     if end < start:
         raise ValidationError("end must not be before start.", "end")
     if (end - start).days + 1 > MAX_RANGE_DAYS:
@@ -105,8 +102,8 @@ def report_entries_filter(viewer: User, filters: ReportFilters) -> list:
         clauses.append(TimeEntry.user_id == viewer.id)
     tz = zone(viewer.timezone)
     for value, name in ((filters.start, "start"), (filters.end, "end")):
-        if value is not None and not EARLIEST_DAY <= value <= LATEST_DAY:
-            raise ValidationError(f"{name} must be between 1970-01-01 and 2999-12-31.", name)
+        if value is not None:
+            check_day(value, name)
     if filters.start:
         clauses.append(TimeEntry.started_at >= day_start_utc(filters.start, tz))
     if filters.end:

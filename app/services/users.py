@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from werkzeug.security import generate_password_hash
 
 from .. import events
@@ -13,7 +13,7 @@ from ..extensions import db
 from ..models import ROLE_ADMIN, ROLES, User
 from ..models.types import utcnow
 from .errors import Conflict, NotFound, ValidationError, commit_or_conflict
-from .validation import clean_name, clean_timezone
+from .validation import clean_name, clean_timezone, strip_unsafe_characters
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 256
@@ -32,7 +32,9 @@ class AuthenticationFailed(Exception):
 
 
 def normalize_username(value: str | None) -> str:
-    return (value or "").strip().lower()
+    # Through the text sanitiser first: a NUL typed at the login form would reach the
+    # lookup, and PostgreSQL refuses NUL in text with an error (a 500), not a miss.
+    return strip_unsafe_characters(value or "").strip().lower()
 
 
 def clean_username(value: str | None) -> str:
@@ -106,7 +108,12 @@ def create_user(**kwargs) -> User:
 
 
 def get_user(user_id: int) -> User:
-    user = db.session.get(User, user_id)
+    try:
+        user_id = int(user_id)
+    except (TypeError, ValueError):
+        raise NotFound("User not found.") from None
+    # A database integer holds 2**31 - 1 at most: larger ids are not found, not a 500.
+    user = db.session.get(User, user_id) if 0 < user_id < 2**31 else None
     if user is None:
         raise NotFound("User not found.")
     return user
@@ -158,11 +165,6 @@ def record_login(user: User, *, method: str) -> None:
     events.announce(events.signed_in, actor=user, method=method)
 
 
-def record_logout(user: User) -> None:
-    """Announce that ``user`` signed out (the session itself is the HTTP layer's)."""
-    events.announce(events.signed_out, actor=user)
-
-
 def list_users() -> list[User]:
     return list(db.session.scalars(select(User).order_by(User.username)))
 
@@ -173,10 +175,46 @@ def _active_admin_count() -> int:
     )
 
 
+def end_sessions(user: User) -> None:
+    """End every session and remember-me cookie of ``user`` (not committed).
+
+    The generation is part of the id each cookie carries (``User.get_id``); the
+    session loader refuses a cookie whose generation is not the current one. The
+    increment is done in SQL, so two concurrent calls both count.
+    """
+    db.session.execute(
+        update(User).where(User.id == user.id)
+        .values(session_generation=User.session_generation + 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.expire(user, ["session_generation"])
+
+
+def sign_out_everywhere(user: User) -> None:
+    """Logout: this session and every other one of the user ends; announced as signed out."""
+    end_sessions(user)
+    db.session.commit()
+    events.announce(events.signed_out, actor=user)
+
+
+def _revoke_all_tokens(user: User) -> None:
+    from ..models import ApiToken
+
+    db.session.execute(
+        update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
 def update_user(
     actor: User, user_id: int, *, role: str, active: bool, timezone: str | None = None
 ) -> User:
-    """Change a user's role and active flag; never locks the last admin out."""
+    """Change a user's role and active flag; never locks the last admin out.
+
+    Deactivation ends the user's sessions and revokes their API tokens, so a
+    later reactivation does not bring old cookies or tokens back to life.
+    """
     user = get_user(user_id)
     role = clean_role(role)
     losing_admin = user.is_admin and user.active and (role != ROLE_ADMIN or not active)
@@ -184,17 +222,24 @@ def update_user(
         raise ValidationError("There must always be at least one active admin.", "role")
     if user.id == actor.id and not active:
         raise ValidationError("You cannot deactivate your own account.", "active")
+    if timezone:
+        timezone = clean_timezone(timezone)
+    if user.active and not active:
+        end_sessions(user)
+        _revoke_all_tokens(user)
     user.role = role
     user.active = bool(active)
     if timezone:
-        user.timezone = clean_timezone(timezone)
+        user.timezone = timezone
     db.session.commit()
     return user
 
 
 def reset_password(user_id: int, new_password: str) -> User:
+    """An admin sets a new password: every session of that user ends."""
     user = get_user(user_id)
     user.set_password(clean_password(new_password))
+    end_sessions(user)
     db.session.commit()
     return user
 
@@ -210,9 +255,12 @@ def update_profile(
 
 
 def change_password(user: User, *, current_password: str, new_password: str) -> None:
+    """The user changes their password: every session ends (the caller signs the
+    current one in again with the new generation)."""
     if user.password_hash and not user.check_password(current_password or ""):
         raise ValidationError("Current password is wrong.", "current_password")
     user.set_password(clean_password(new_password, "new_password"))
+    end_sessions(user)
     db.session.commit()
 
 

@@ -1,8 +1,15 @@
-"""Small validators shared by services: names, money, colours, time zones."""
+"""Small validators shared by services: names, text, money, colours, time zones, times.
+
+Web forms and the API both end in these functions (through the services), so a
+rule written here holds for every way in: one validation of times and ranges,
+one text sanitiser.
+"""
 
 from __future__ import annotations
 
 import re
+import unicodedata
+from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
@@ -12,17 +19,69 @@ from .errors import ValidationError
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 MAX_RATE = Decimal("1000000")
 
+# -- text ------------------------------------------------------------------------
+
+# Characters no text field keeps: C0 controls (tab and newline survive in multi-line
+# text only), DEL, C1 controls, lone surrogates (unencodable: the database would
+# fail), bidi embeddings/overrides/isolates and marks (U+202E turns "exe.txt" into
+# "txt.exe" on screen), and zero-width characters (invisible: "Acme\u200b" looks like
+# "Acme"). A spreadsheet drops some of them and then runs what follows as a formula
+# ("\u0000=HYPERLINK(...)"), so they go before the CSV export neutralises formulas.
+_INVISIBLE = (
+    "\u00ad\u061c\u180e\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+    "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\ufeff"
+)
+_STRIPPED = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff" + _INVISIBLE + "]"
+)
+_STRIPPED_SINGLE_LINE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\ud800-\udfff" + _INVISIBLE + "]"
+)
+
+
+def strip_unsafe_characters(value: str, *, multiline: bool = False) -> str:
+    """``value`` without control, bidi-override, zero-width and surrogate characters.
+
+    Multi-line text keeps tab, newline and carriage return; single-line text loses
+    them too.
+    """
+    return (_STRIPPED if multiline else _STRIPPED_SINGLE_LINE).sub("", value)
+
+
+def clean_text(value: str | None, field: str, *, max_length: int, multiline: bool = False,
+               label: str = "Text") -> str:
+    """The one sanitiser for free text typed by a user: stripped of unsafe characters and
+    surrounding whitespace, then bounded. Empty text comes back as ``""``."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValidationError(f"{label} must be text.", field)
+    if multiline:  # one line ending: CR LF and a lone CR become LF
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+    text = strip_unsafe_characters(value, multiline=multiline).strip()
+    if len(text) > max_length:
+        raise ValidationError(f"{label} must be at most {max_length} characters.", field)
+    return text
+
 
 def clean_name(value: str | None, field: str = "name", max_length: int = 200) -> str:
-    """Strip and check a display name: required, bounded, no control characters."""
-    name = (value or "").strip()
+    """A display name: sanitised (:func:`clean_text`, one line), required, bounded."""
+    name = clean_text(value, field, max_length=max_length, label="Name")
     if not name:
         raise ValidationError("Name is required.", field)
-    if len(name) > max_length:
-        raise ValidationError(f"Name must be at most {max_length} characters.", field)
-    if any(ord(ch) < 32 for ch in name):
-        raise ValidationError("Name must not contain control characters.", field)
     return name
+
+
+def name_key(name: str) -> str:
+    """The key two names must not share: "Acme", "ＡＣＭＥ" and "Acme\u200b" are one name.
+
+    NFKC folds compatibility forms (fullwidth letters, ligatures, superscripts),
+    casefold is case-insensitivity that also knows "ß" = "ss", and invisible
+    characters and inner runs of whitespace do not make a name different.
+    """
+    text = unicodedata.normalize("NFKC", strip_unsafe_characters(name))
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    return " ".join(text.casefold().split())
 
 
 def clean_rate(value, field: str = "hourly_rate") -> Decimal | None:
@@ -71,3 +130,58 @@ def zone(name: str | None) -> ZoneInfo:
         return ZoneInfo(name or "UTC")
     except (KeyError, ValueError):
         return ZoneInfo("UTC")
+
+
+# -- times and ranges --------------------------------------------------------------
+
+# The years every date and time must fall in, on every way in (web forms, API, CLI).
+# Outside them a conversion to another time zone can overflow (year 1 in a zone west
+# of UTC is before datetime.min), and nobody tracks time in year 1 or 9999.
+EARLIEST_YEAR = 1970
+LATEST_YEAR = 2999
+EARLIEST_DAY = date(EARLIEST_YEAR, 1, 1)
+LATEST_DAY = date(LATEST_YEAR, 12, 31)
+
+
+def check_day(value: date, field: str) -> date:
+    """A calendar day within 1970-01-01 .. 2999-12-31."""
+    if not EARLIEST_DAY <= value <= LATEST_DAY:
+        raise ValidationError(
+            f"{field} must be between {EARLIEST_DAY.isoformat()} and {LATEST_DAY.isoformat()}.",
+            field,
+        )
+    return value
+
+
+def to_utc(value: datetime, tz_name: str | None, field: str) -> datetime:
+    """A date-time as aware UTC (whole seconds); a naive one is wall-clock time in ``tz_name``.
+
+    The year is checked before the conversion (so it cannot overflow) and after it
+    (so what is stored lies in range too, whatever the offset was).
+    """
+    if not isinstance(value, datetime):
+        raise ValidationError(f"{field} must be a date and time.", field)
+    message = f"{field} must be between {EARLIEST_YEAR} and {LATEST_YEAR}."
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValidationError(message, field)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zone(tz_name))
+    try:
+        utc = value.astimezone(timezone.utc).replace(microsecond=0)
+    except OverflowError:  # unreachable within the years above; kept as a 400, not a 500
+        raise ValidationError(message, field) from None
+    if not EARLIEST_YEAR <= utc.year <= LATEST_YEAR:
+        raise ValidationError(message, field)
+    return utc
+
+
+def in_zone(value: datetime, tz) -> datetime:
+    """``value`` shown in ``tz``; UTC when the conversion would overflow.
+
+    Rows written before the year check (year 1, year 9999) must not make a page
+    or an export fail for a viewer whose zone pushes them past datetime's range.
+    """
+    try:
+        return value.astimezone(tz)
+    except OverflowError:
+        return value.astimezone(timezone.utc)

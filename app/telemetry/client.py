@@ -30,6 +30,7 @@ from flask import Flask, has_request_context, request
 from sqlalchemy import Engine
 
 from .. import events
+from ..observability.urls import mask_url_credentials
 from . import catalogue, context, store
 from .catalogue import LAYER_ANALYTICS, LAYER_BASE, CatalogueViolation
 from .consumer import Consumer, payload_dict
@@ -184,7 +185,7 @@ class TelemetryClient:
             return LayerState(False, "off: setup is not complete")
         if self.consumer.exporter.kind == "debug":
             return LayerState(True, "on: TELEMETRY_DEBUG writes payloads to the log, nothing is sent")
-        return LayerState(True, f"on: sending to {context.display_url(self.consumer.exporter.url)}")
+        return LayerState(True, f"on: sending to {mask_url_credentials(self.consumer.exporter.url)}")
 
     def analytics_layer(self) -> LayerState:
         """Whether detailed analytics would be sent now, and why (or why not)."""
@@ -249,7 +250,7 @@ class TelemetryClient:
         config = self.app.config
         exporter = self.consumer.exporter if self.consumer is not None else None
         return {
-            "endpoint": context.display_url(exporter.url) if exporter and exporter.url else None,
+            "endpoint": mask_url_credentials(exporter.url) if exporter and exporter.url else None,
             "debug": bool(exporter is not None and exporter.kind == "debug"),
             "name": config.get("TELEMETRY_RECIPIENT") or None,
             "retention_days": config.get("TELEMETRY_RETENTION_DAYS"),

@@ -87,15 +87,3 @@ def agent_context(user_agent: str) -> dict[str, str]:
     """Browsers send the same few User-Agent strings over and over: classify each once."""
     return {"browser_family": browser_family(user_agent), "device_type": device_type(user_agent)}
 
-
-def display_url(url: str) -> str:
-    """``scheme://host[:port]/path`` of an endpoint, without credentials or query: what the
-    admin page, the CLI and the log may show of where telemetry goes."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"

@@ -213,7 +213,9 @@ def test_report_summary_groups_and_says_its_timezone(user_api, admin_api, catalo
     body = user_api.get("/api/v1/reports/summary?start=2026-11-16&end=2026-11-22&group_by=day").get_json()
     assert body["timezone"] == "Europe/Berlin"
     assert body["total_seconds"] == 3600 + 2700 and body["billable_seconds"] == 3600
-    assert body["billable_amount"] == "100.00"
+    assert body["billable_amount"] is None  # amounts are for admins (issue 13, item 5)
+    as_admin = admin_api.get("/api/v1/reports/summary?start=2026-11-16&end=2026-11-22").get_json()
+    assert as_admin["billable_amount"] == "100.00"
     days = {row["key"]: row["seconds"] for row in body["rows"]}
     assert len(days) == 7 and days["2026-11-16"] == 3600 and days["2026-11-17"] == 2700
     by_project = user_api.get("/api/v1/reports/summary?start=2026-11-16&end=2026-11-22").get_json()

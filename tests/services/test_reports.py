@@ -40,8 +40,8 @@ def world(ready_app, make_user):
         app_ = catalog.create_project(name="App", client_id=acme.id)  # client rate applies
         misc = catalog.create_project(name="Misc", client_id=solo.id)  # no rate at all
         inner = catalog.create_project(name="Inner")  # no client
-        design = catalog.create_task(project_id=web.id, name="Design", hourly_rate="120")
-        build = catalog.create_task(project_id=app_.id, name="Build")
+        design = catalog.create_task(actor=None, project_id=web.id, name="Design", hourly_rate="120")
+        build = catalog.create_task(actor=None, project_id=app_.id, name="Build")
         projects = [
             {"id": web.id, "tasks": [None, design.id]},
             {"id": app_.id, "tasks": [None, build.id]},

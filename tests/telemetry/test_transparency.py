@@ -149,7 +149,7 @@ def test_with_an_endpoint_the_wizard_and_admin_page_list_exactly_the_base_fields
     page = admin.get("/admin/telemetry").get_data(as_text=True)
     assert _listed_fields(page) == expected
     for html in (wizard, page):  # the recipient card: who, how long, the source address
-        assert "http://127.0.0.1:9/otlp/v1/logs" in html
+        assert "http://***:***@127.0.0.1:9/otlp/v1/logs" in html
         assert "Example Analytics GmbH" in html and "90 days" in html
         assert "IP address this server connects from" in html
         assert "s3cret-pw" not in html and "anonymous product" not in html
@@ -164,7 +164,7 @@ def test_status_cli_and_api_show_the_recipient_without_credentials(telemetry_app
     telemetry.client(app).flush(5.0)  # first_seen fails against port 9 before the commands run
     out = app.test_cli_runner().invoke(args=["telemetry", "status"])
     assert out.exit_code == 0, out.output
-    assert "recipient: http://127.0.0.1:9/otlp/v1/logs" in out.stdout
+    assert "recipient: http://***:***@127.0.0.1:9/otlp/v1/logs" in out.stdout
     assert "the receiver sees this server's IP address" in out.stdout
     assert "s3cret-pw" not in out.output
     preview = app.test_cli_runner().invoke(args=["telemetry", "preview", "--all"])
@@ -183,7 +183,7 @@ def test_status_cli_and_api_show_the_recipient_without_credentials(telemetry_app
     data = api.get_json()
     assert data["catalogue_version"] == catalogue.catalogue_version()
     assert data["consented_catalogue_version"] is None
-    assert data["recipient"]["endpoint"] == "http://127.0.0.1:9/otlp/v1/logs"
+    assert data["recipient"]["endpoint"] == "http://***:***@127.0.0.1:9/otlp/v1/logs"
     assert len(data["examples"]) == len(body["detailed_examples"])
     assert "s3cret-pw" not in api.get_data(as_text=True)
 
@@ -260,7 +260,8 @@ def test_the_log_says_each_layer_at_start_and_counts_per_exported_batch(telemetr
     finally:
         receiver.stop()
     started = [line for line in lines if line["message"] == "telemetry.layers"]
-    assert started and started[-1]["endpoint"] == receiver.url + "/v1/logs"
+    assert started and started[-1]["endpoint"] == \
+        receiver.url.replace("http://", "http://***:***@") + "/v1/logs"
     assert started[-1]["base_telemetry"].startswith("off: setup is not complete")
     batches = [line for line in lines if line["message"] == "telemetry.batch_exported"]
     counted = {}

@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTo
 from ...extensions import csrf, db
 from ...services import api_tokens
 from ...services.errors import Forbidden, NotFound, ServiceError, ValidationError
+from ...services.validation import check_day
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -116,19 +117,34 @@ def _http_error(exc: HTTPException):
     return http_exception_response(exc)
 
 
+def _options_response():
+    """``OPTIONS`` on an API address: JSON naming the methods it takes (no token needed:
+    the OpenAPI document says as much). Flask's automatic answer was an empty HTML page."""
+    methods = sorted(request.url_rule.methods) if request.url_rule is not None else []
+    response = jsonify(methods=methods)
+    response.headers["Allow"] = ", ".join(methods)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.before_request
 def authenticate_token():
     """Resolve the bearer token to a user; no cookie session is consulted."""
+    if request.method == "OPTIONS":
+        return _options_response()
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise ApiError(401, "Send an API token: Authorization: Bearer <token>.", "missing_token")
-    user = api_tokens.user_for_token(secret.strip())
-    if user is None:
-        raise ApiError(401, "The API token is unknown, revoked, or its user is deactivated.",
-                       "invalid_token")
+    token = api_tokens.authenticate(secret.strip())
+    if token is None:
+        raise ApiError(401, "The API token is unknown, revoked, expired, or its user is "
+                            "deactivated.", "invalid_token")
+    if not api_tokens.allows(token, request.method):
+        raise ApiError(403, "This token is read-only.", "read_only_token")
+    user = token.user
     g.api_user = user
     # Flask-Login reads g._login_user first: code that looks at current_user
     # (logging, metrics) sees the token's user without any session cookie.
@@ -170,8 +186,14 @@ def json_body(spec: dict[str, tuple[str, bool]]) -> dict:
         data = json.loads(request.get_data(cache=True))
     except ValueError:  # includes UnicodeDecodeError
         raise ApiError(400, "The body is not valid JSON.", "invalid_json") from None
+    except RecursionError:  # "[[[[...": 100,000 levels deep
+        raise ApiError(400, "The body is nested too deeply.", "invalid_json") from None
     if not isinstance(data, dict):
         raise ApiError(400, "The body must be a JSON object.", "invalid_json")
+    for name, value in data.items():
+        # "\ud800" is valid JSON but no text: the database could not store it.
+        if isinstance(value, str) and not _is_encodable(value):
+            raise ApiError(400, f"{name} is not valid Unicode text.", "validation_error", name)
     unknown = sorted(set(data) - set(spec))
     if unknown:
         raise ApiError(400, f"Unknown field: {unknown[0]}.", "validation_error", unknown[0])
@@ -198,16 +220,25 @@ def json_body(spec: dict[str, tuple[str, bool]]) -> dict:
     return data
 
 
-def parse_datetime(value: str, name: str) -> datetime:
-    """ISO 8601; a time without offset is read in the user's zone by the services."""
+def _is_encodable(text: str) -> bool:
     try:
-        parsed = datetime.fromisoformat(value)
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return True
+
+
+def parse_datetime(value: str, name: str) -> datetime:
+    """ISO 8601; a time without offset is read in the user's zone by the services.
+
+    The range (years 1970-2999, before and after the time-zone conversion) is the
+    services' check, shared with the web forms: :func:`app.services.validation.to_utc`.
+    """
+    try:
+        return datetime.fromisoformat(value)
     except ValueError:
         raise ApiError(400, f"{name} must be an ISO 8601 date-time.", "validation_error",
                        name) from None
-    if not 1970 <= parsed.year <= 2999:
-        raise ApiError(400, f"{name} is out of range.", "validation_error", name)
-    return parsed
 
 
 def query_arg(name: str, parse, default=None):
@@ -244,9 +275,10 @@ def _parse_date(raw: str) -> date:
         value = date.fromisoformat(raw)
     except ValueError:
         raise ValueError("must be a date (YYYY-MM-DD).") from None
-    if not 1970 <= value.year <= 2999:
-        raise ValueError("is out of range.")
-    return value
+    try:
+        return check_day(value, "date")  # the services' range, shared with the web
+    except ValidationError as exc:
+        raise ValueError(exc.message.removeprefix("date ")) from None
 
 
 def _parse_bool(raw: str) -> bool:

@@ -1,5 +1,7 @@
 """``/api/v1`` clients, projects and tasks. Writes to clients and projects are admin-only,
-as in the web UI; any user may add and edit tasks; deleting a task is admin-only."""
+as in the web UI; any user may add and edit tasks, but only admins set a task's rate
+(the service decides); deleting a task is admin-only. Ordinary users see every rate as
+null (serializers.py)."""
 
 from __future__ import annotations
 
@@ -150,11 +152,10 @@ def list_tasks():
 
 @bp.post("/tasks")
 def create_task():
-    user = api_user()
     data = json_body(TASK_FIELDS)
-    task = catalog.create_task(project_id=data["project_id"], name=data["name"],
+    task = catalog.create_task(actor=api_user(), project_id=data["project_id"], name=data["name"],
                                status=data.get("status", "todo"),
-                               hourly_rate=data.get("hourly_rate"), actor=user)
+                               hourly_rate=data.get("hourly_rate", catalog.KEEP))
     return jsonify(task_json(task)), 201
 
 
@@ -170,8 +171,9 @@ def update_task(task_id: int):
     data = json_body(spec)
     task = catalog.get_task(task_id)
     task = catalog.update_task(
-        task.id, name=data.get("name", task.name), status=data.get("status", task.status),
-        hourly_rate=data.get("hourly_rate", task.hourly_rate),
+        task.id, actor=api_user(), name=data.get("name", task.name),
+        status=data.get("status", task.status),
+        hourly_rate=data.get("hourly_rate", catalog.KEEP),  # present: admins only
     )
     return jsonify(task_json(task))
 

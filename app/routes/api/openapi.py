@@ -130,7 +130,7 @@ SCHEMAS["Telemetry"] = _obj({
                           "description": "What the detailed layer sends beyond the opt-in "
                                          "(added/removed events, changed properties); "
                                          "null when there is nothing to accept."},
-    "recipient": {"type": "object", "description": "The endpoint (no credentials), who runs "
+    "recipient": {"type": "object", "description": "The endpoint (credentials as ***), who runs "
                   "it, retention days and privacy URL as configured."},
     "examples": {"type": "array", "items": {"type": "object"},
                  "description": "An example payload of every detailed event."},

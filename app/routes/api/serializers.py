@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from flask import g
+
+from ...services.catalog import may_see_rates
 from ._core import iso, money
+
+
+def _rate(value) -> str | None:
+    """A rate as the API shows it: null for a caller who is not an admin."""
+    return money(value) if may_see_rates(g.get("api_user")) else None
 
 
 def user_json(user) -> dict:
@@ -15,7 +23,7 @@ def user_json(user) -> dict:
 def client_json(client) -> dict:
     return {
         "id": client.id, "name": client.name,
-        "default_hourly_rate": money(client.default_hourly_rate),
+        "default_hourly_rate": _rate(client.default_hourly_rate),
         "archived": bool(client.archived), "created_at": iso(client.created_at),
     }
 
@@ -23,7 +31,7 @@ def client_json(client) -> dict:
 def project_json(project) -> dict:
     return {
         "id": project.id, "name": project.name, "client_id": project.client_id,
-        "billable": bool(project.billable), "hourly_rate": money(project.hourly_rate),
+        "billable": bool(project.billable), "hourly_rate": _rate(project.hourly_rate),
         "color": project.color, "archived": bool(project.archived),
         "created_at": iso(project.created_at),
     }
@@ -32,7 +40,7 @@ def project_json(project) -> dict:
 def task_json(task) -> dict:
     return {
         "id": task.id, "project_id": task.project_id, "name": task.name, "status": task.status,
-        "hourly_rate": money(task.hourly_rate), "created_at": iso(task.created_at),
+        "hourly_rate": _rate(task.hourly_rate), "created_at": iso(task.created_at),
     }
 
 
@@ -51,11 +59,11 @@ def report_json(report, currency: str) -> dict:
         "start": report.start.isoformat(), "end": report.end.isoformat(),
         "group_by": report.group_by, "timezone": report.timezone, "currency": currency,
         "total_seconds": report.total_seconds, "billable_seconds": report.billable_seconds,
-        "billable_amount": money(report.amount),
+        "billable_amount": _rate(report.amount),  # an amount reveals the rate
         "rows": [
             {
                 "key": row.key, "label": row.label, "seconds": row.seconds,
-                "billable_seconds": row.billable_seconds, "billable_amount": money(row.amount),
+                "billable_seconds": row.billable_seconds, "billable_amount": _rate(row.amount),
                 "color": row.color,
             }
             for row in report.rows
