@@ -61,7 +61,13 @@ def init_app(app: Flask) -> None:
 
 
 def _log_layers(telemetry: TelemetryClient) -> None:
-    """One line at start: each layer's state and why, and where records go (host only)."""
+    """One line at start of a server process: each layer's state and why, and where records
+    go (credentials masked). A ``flask`` command says it with ``flask telemetry status``
+    instead of adding a line before its own answer."""
+    import click
+
+    if click.get_current_context(silent=True) is not None:
+        return
     try:
         base, analytics = telemetry.base_layer(), telemetry.analytics_layer()
     except Exception:  # never let the report stop the app
