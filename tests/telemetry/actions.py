@@ -176,7 +176,7 @@ def seed(world: World) -> None:
         alice = create_user(username=ALICE, password=USER_PASSWORD, role="user", timezone="UTC")
         client = catalog.create_client(name="Acme")
         project = catalog.create_project(name="Website", client_id=client.id, billable=True)
-        task = catalog.create_task(project_id=project.id, name="Design")
+        task = catalog.create_task(actor=None, project_id=project.id, name="Design")
         entry = entries.create_entry(alice, project_id=project.id,
                                      started_at=datetime(2026, 1, 5, 9, 0),
                                      ended_at=datetime(2026, 1, 5, 10, 0), billable=True)
