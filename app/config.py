@@ -9,7 +9,6 @@ here also appears in ``env.example`` and ``docs/configuration.md``.
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
@@ -120,30 +119,6 @@ def parse_feature_flags(name: str, raw: str | None) -> dict[str, bool]:
     return flags
 
 
-def load_or_create_secret_key(data_dir: Path) -> str:
-    """Return the secret key kept in ``DATA_DIR/secret_key``, creating it once.
-
-    A constant default key would let anyone forge sessions on every install
-    that forgot to set one, so the key is random per install and survives
-    restarts (sessions stay valid). ``O_EXCL`` makes the creation race-free
-    when several gunicorn workers boot at the same time.
-    """
-    path = data_dir / "secret_key"
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = path.read_text().strip()
-        if key:
-            return key
-        raise ConfigError(f"{path} is empty: delete it to generate a new key") from None
-    with os.fdopen(fd, "w") as handle:
-        key = secrets.token_hex(32)
-        handle.write(key + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    return key
-
-
 def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Build the Flask config dict from environment variables."""
     env = os.environ if environ is None else environ
@@ -161,7 +136,9 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     return {
         "DATA_DIR": str(data_dir),
         "LOG_DIR": str(log_dir),
-        "SECRET_KEY": get("SECRET_KEY") or None,  # filled from DATA_DIR by create_app
+        # Unset: create_app takes the install's key from the database (generated once,
+        # shared by every replica; app/services/secret_key.py). Preferred: set it here.
+        "SECRET_KEY": get("SECRET_KEY") or None,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "HOST": get("HOST") or "127.0.0.1",
         "PORT": parse_int("PORT", get("PORT"), 8000, minimum=1),

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import stat
 
 import pytest
 
-from app.config import ConfigError, from_environ, load_or_create_secret_key, parse_bool
+from app.config import ConfigError, from_environ, parse_bool
 
 
 @pytest.mark.parametrize("raw", ["maybe", "2", "enabled?"])
@@ -31,20 +29,3 @@ def test_plain_postgres_urls_get_the_psycopg3_driver():
 def test_bad_numbers_fail_at_start(name, raw):
     with pytest.raises(ConfigError):
         from_environ({name: raw})
-
-
-def test_secret_key_is_generated_once_private_and_kept(tmp_path):
-    first = load_or_create_secret_key(tmp_path)
-    second = load_or_create_secret_key(tmp_path)
-    assert first == second and len(first) == 64
-    mode = stat.S_IMODE(os.stat(tmp_path / "secret_key").st_mode)
-    assert mode == 0o600
-    other = tmp_path / "other"
-    other.mkdir()
-    assert load_or_create_secret_key(other) != first  # never a constant
-
-
-def test_app_uses_the_kept_secret_key_when_none_is_set(app_factory, tmp_path):
-    first = app_factory(SECRET_KEY=None).config["SECRET_KEY"]
-    second = app_factory(SECRET_KEY=None).config["SECRET_KEY"]
-    assert first == second == (tmp_path / "data" / "secret_key").read_text().strip()
