@@ -9,6 +9,7 @@ here also appears in ``env.example`` and ``docs/configuration.md``.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
@@ -169,11 +170,15 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "LOG_BACKUP_COUNT": parse_int("LOG_BACKUP_COUNT", get("LOG_BACKUP_COUNT"), 5),
         "METRICS_ENABLED": parse_bool("METRICS_ENABLED", get("METRICS_ENABLED"), True),
         "METRICS_TOKEN": get("METRICS_TOKEN") or None,
-        # Set by the launcher (gunicorn.conf.py) for prometheus-client's multiprocess mode.
+        # Set by the launcher (gunicorn.conf.py) for prometheus-client's multiprocess mode:
+        # each gunicorn master's own directory, below this one if the environment sets it.
         "PROMETHEUS_MULTIPROC_DIR": (
             str(Path(get("PROMETHEUS_MULTIPROC_DIR")).resolve())
             if get("PROMETHEUS_MULTIPROC_DIR") else None
         ),
+        # Per-user runtime directory (systemd and the image set it): gunicorn.conf.py puts
+        # each replica's own metrics directory below it unless PROMETHEUS_MULTIPROC_DIR is set.
+        "RUNTIME_DIR": str(Path(get("XDG_RUNTIME_DIR") or tempfile.gettempdir()).resolve()),
         "SENTRY_DSN": parse_sentry_dsn("SENTRY_DSN", get("SENTRY_DSN")),
         "SENTRY_TRACES_RATE": parse_float(
             "SENTRY_TRACES_RATE", get("SENTRY_TRACES_RATE"), 0.0, 0.0, 1.0
