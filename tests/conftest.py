@@ -120,6 +120,11 @@ def database_url(request, tmp_path):
         return
     url = request.getfixturevalue("postgres_url")
     yield url
+    reset_postgres(url)
+
+
+def reset_postgres(url: str) -> None:
+    """Empty the session's PostgreSQL database again: no rows, a fresh settings row."""
     with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
         conn.execute(_RESET_PG)
 
@@ -265,4 +270,4 @@ def count_rows(app, model) -> int:
         return db.session.scalar(select(func.count()).select_from(model))
 
 
-__all__ = ["count_rows", "login", "require_or_skip", "text"]
+__all__ = ["count_rows", "login", "require_or_skip", "reset_postgres", "text"]
