@@ -98,18 +98,22 @@ def _init_secret_key(app: Flask) -> None:
     lock = threading.Lock()
     log = logging.getLogger("app.secret_key")
 
-    def resolve(level: int) -> bool:
+    def resolve(at_start: bool) -> bool:
         with lock:
             if app.config.get("SECRET_KEY"):
                 return True
             try:
                 app.config["SECRET_KEY"] = secret_key.load_or_create(engine, data_dir)
             except secret_key.SecretKeyUnavailable as exc:
-                log.log(level, "secret_key.unavailable", extra={"problem": str(exc)})
+                # At start this is routine for `flask db upgrade` on a new database.
+                if at_start:
+                    log.info("secret_key.deferred", extra={"problem": str(exc)})
+                else:
+                    log.warning("secret_key.unavailable", extra={"problem": str(exc)})
                 return False
             return True
 
-    if not resolve(logging.INFO):
+    if not resolve(at_start=True):
         app.session_interface = _KeyFromDatabaseSessions(resolve)
 
 
@@ -121,9 +125,7 @@ class _KeyFromDatabaseSessions(SecureCookieSessionInterface):
 
     def get_signing_serializer(self, app: Flask):
         if not app.config.get("SECRET_KEY"):
-            import logging
-
-            self._resolve(logging.WARNING)
+            self._resolve(at_start=False)
         return super().get_signing_serializer(app)
 
 

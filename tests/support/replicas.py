@@ -54,10 +54,11 @@ def create_token(replica: Replica) -> str:
 
 @contextlib.contextmanager
 def two_replicas(folder: Path, database_url: str, *, workers: int = 1,
-                 setup_env: dict[str, str] | None = None,
+                 setup_env: dict[str, str] | None = None, setup_args: tuple[str, ...] = (),
                  **settings: str) -> Iterator[tuple[Replica, Replica]]:
     """Replicas A and B on ``database_url``; ``settings`` go to both environments,
-    ``setup_env`` only to the ``flask setup`` run (e.g. to keep telemetry off there)."""
+    ``setup_env`` and ``setup_args`` only to the ``flask setup`` run (e.g. to keep
+    telemetry off there, or ``--analytics``)."""
     replicas = []
     for name in ("a", "b"):
         own = folder / f"replica-{name}"
@@ -66,7 +67,7 @@ def two_replicas(folder: Path, database_url: str, *, workers: int = 1,
                            XDG_RUNTIME_DIR=str(own / "run"), **settings)
         replicas.append(Replica(name, "", env, own))
     a, b = replicas
-    run_setup({**a.env, **(setup_env or {})})
+    run_setup({**a.env, **(setup_env or {})}, *setup_args)
     with contextlib.ExitStack() as stack:
         # Both boot at once (a boot is seconds of imports); each is stopped on leaving.
         managers = [serving(replica.env, replica.folder) for replica in replicas]
