@@ -26,8 +26,6 @@ from tests.support.gunicorn import ROOT
 from tests.support.otlp import start_receiver, wait_for
 from tests.support.replicas import ADMIN_PASSWORD, create_token, two_replicas
 
-pytestmark = pytest.mark.slow
-
 FIRST_SEEN = "base_telemetry.first_seen"
 HEARTBEAT = "base_telemetry.heartbeat"
 HEARTBEAT_HOUR_UTC = 3  # app/telemetry/client.py: the day's heartbeat is due from 03:00 UTC
@@ -134,6 +132,7 @@ def _drive_base_events(replicas, now: datetime) -> None:
         assert process.returncode == 0, out + err
 
 
+@pytest.mark.slow
 def test_two_replicas_are_one_install_with_one_first_seen_and_one_heartbeat(
         database, receiver, tmp_path):
     now = datetime.now(timezone.utc)
@@ -175,6 +174,7 @@ def test_two_replicas_are_one_install_with_one_first_seen_and_one_heartbeat(
     assert senders["client.created"] != senders["project.created"]
 
 
+@pytest.mark.slow
 def test_a_consent_change_on_one_replica_holds_on_the_other_within_two_seconds(
         database, receiver, tmp_path):
     with two_replicas(tmp_path, database, setup_env={"TELEMETRY_DISABLED": "true"},
@@ -232,6 +232,7 @@ def _csrf(session: requests.Session, url: str) -> str:
     return match.group(1)
 
 
+@pytest.mark.slow
 def test_a_session_and_a_form_from_one_replica_work_on_the_other(database, tmp_path):
     with two_replicas(tmp_path, database) as (a, b):
         browser = requests.Session()
@@ -265,6 +266,7 @@ def _redis_reachable() -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_wrong_passwords_over_two_replicas_hit_the_account_limit_at_the_same_count(
         database, tmp_path):
     require_or_skip(_redis_reachable(), "Redis not reachable at 127.0.0.1:6379")
@@ -290,3 +292,31 @@ def test_wrong_passwords_over_two_replicas_hit_the_account_limit_at_the_same_cou
         spread = attempts([a, b])
     assert on_one == [401] * 5 + [429] * 2
     assert spread == on_one
+
+
+def test_with_the_limiter_storage_down_sign_in_fails_closed_and_the_rest_works(app_factory):
+    """What docs/deployment.md says happens when Redis is down: every sign-in answers 500
+    (Flask-Limiter cannot count, and neither falls back nor lets the attempt through), so
+    no password can be guessed meanwhile; pages and API tokens do not touch it."""
+    from app.services import api_tokens
+    from app.services.setup import complete_setup
+    from app.services.users import find_by_username
+    from tests.conftest import ADMIN_PASSWORD, login
+    from tests.support import free_port
+
+    # PROPAGATE_EXCEPTIONS off: answer 500 as in production instead of raising into the test.
+    app = app_factory(RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{free_port()}/0",
+                      PROPAGATE_EXCEPTIONS=False)
+    with app.app_context():
+        complete_setup(admin_username="admin", admin_password=ADMIN_PASSWORD, allow_analytics=False)
+        token = api_tokens.create_token(find_by_username("admin"), "storage-down").secret
+    browser = app.test_client()
+    assert browser.get("/login").status_code == 200
+    assert login(browser, "admin", "wrong-password").status_code == 500
+    assert login(browser, "admin", ADMIN_PASSWORD).status_code == 500
+    assert browser.get("/readyz").status_code == 200
+    me = browser.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200 and me.get_json()["username"] == "admin"
+    # The limiter is one extension object: point it back at memory:// for app_factory's
+    # teardown, which resets the storage of the last app built.
+    app_factory()
