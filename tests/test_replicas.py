@@ -199,6 +199,8 @@ def test_a_consent_change_on_one_replica_holds_on_the_other_within_two_seconds(
                 on_b.stop()
             opt_in_seconds = arrivals.first("client.created", opted_in) - opted_in
             assert b.api("GET", "/admin/telemetry", token)[1]["detailed_analytics"] is True
+            # B's Settings page agrees with its Telemetry status (they disagreed before).
+            assert _analytics_box_checked(b) is True
 
             # A keeps acting; opt out on B; A's events stop within 2 s.
             on_a = Repeatedly(lambda i: a.api("POST", "/projects", token, {"name": f"A {i}"}))
@@ -217,12 +219,25 @@ def test_a_consent_change_on_one_replica_holds_on_the_other_within_two_seconds(
         finally:
             arrivals.stop()
         assert a.api("GET", "/admin/telemetry", token)[1]["detailed_analytics"] is False
+        assert _analytics_box_checked(a) is False
     print(f"\nopt-in on A -> first event from B after {opt_in_seconds:.2f} s; "
           f"opt-out on B -> last analytics record from A {stop_seconds:.2f} s after "
           f"({actions_after} actions on A)")
     assert opt_in_seconds <= CONSENT_DEADLINE_SECONDS
     assert stop_seconds <= CONSENT_DEADLINE_SECONDS
     assert actions_after > 40  # A really kept acting after the opt-out
+
+
+def _analytics_box_checked(replica) -> bool:
+    """Whether the analytics checkbox on the replica's Admin → Settings page is ticked."""
+    browser = requests.Session()
+    response = browser.post(f"{replica.url}/login", timeout=10, allow_redirects=False, data={
+        "username": "admin", "password": ADMIN_PASSWORD,
+        "csrf_token": _csrf(browser, f"{replica.url}/login")})
+    assert response.status_code == 302
+    page = browser.get(f"{replica.url}/admin/settings", timeout=10).text
+    (box,) = re.findall(r"<input[^>]*\bname=\"allow_analytics\"[^>]*>", page)
+    return re.search(r"\bchecked\b", box) is not None
 
 
 def _csrf(session: requests.Session, url: str) -> str:
