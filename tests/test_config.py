@@ -29,3 +29,10 @@ def test_plain_postgres_urls_get_the_psycopg3_driver():
 def test_bad_numbers_fail_at_start(name, raw):
     with pytest.raises(ConfigError):
         from_environ({name: raw})
+
+
+def test_an_empty_secret_key_counts_as_unset():
+    """docker-compose passes SECRET_KEY="" when .env leaves it out: that must mean "use the
+    install's key from the database", never an empty signing key."""
+    assert from_environ({"SECRET_KEY": ""})["SECRET_KEY"] is None
+    assert from_environ({"SECRET_KEY": "s3cret"})["SECRET_KEY"] == "s3cret"
