@@ -3,6 +3,9 @@
 import hashlib
 import importlib.util
 import os
+import re
+import shutil
+import socket
 import sys
 from pathlib import Path
 
@@ -92,8 +95,16 @@ else:
 # must be in the environment before any worker imports prometheus_client (the
 # library picks its mode at import time), so it is set here, in the master,
 # before the workers are forked.
-PROMETHEUS_MULTIPROC_DIR = _config["PROMETHEUS_MULTIPROC_DIR"] or str(
-    Path(_config["DATA_DIR"]) / "prometheus-multiproc"
+#
+# Each gunicorn master (each replica) gets a directory of its own, named after its
+# host and pid, below PROMETHEUS_MULTIPROC_DIR if set, else below the per-user runtime
+# directory (XDG_RUNTIME_DIR, else the temp dir), never below DATA_DIR: replicas that
+# share a volume must not sum, or wipe, each other's files (docs/deployment.md).
+PROMETHEUS_MULTIPROC_PARENT = Path(
+    _config["PROMETHEUS_MULTIPROC_DIR"] or Path(_config["RUNTIME_DIR"]) / "timetracker-prometheus"
+)
+PROMETHEUS_MULTIPROC_DIR = str(
+    PROMETHEUS_MULTIPROC_PARENT / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', socket.gethostname())}-{os.getpid()}"
 )
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR
 if "prometheus_client" in sys.modules:  # would have chosen single-process mode already
@@ -103,12 +114,13 @@ if "prometheus_client" in sys.modules:  # would have chosen single-process mode 
 def on_starting(server):
     """Once per master start (not on reload): begin with an empty metrics directory.
 
-    Files left by a previous run belong to dead processes; summing them would
-    add the old run's counters to this one's. Only ``*.db`` files are removed, in
-    case the directory was pointed somewhere shared by mistake.
+    Only this master's own directory is emptied: files there can only be left by a
+    previous run with the same host name and pid (a restarted container), whose
+    processes are gone; summing them would add the old run's counters to this one's.
     """
+    PROMETHEUS_MULTIPROC_PARENT.mkdir(parents=True, exist_ok=True)
     directory = Path(PROMETHEUS_MULTIPROC_DIR)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, exist_ok=True)
     for stale in directory.glob("*.db"):
         stale.unlink()
 
@@ -120,6 +132,11 @@ def post_worker_init(worker):
     worker answers now (tests wait for one per worker before they measure anything).
     """
     worker.log.info("Worker ready (pid: %s)", worker.pid)
+
+
+def on_exit(server):
+    """The master stops: its directory goes with it (nobody else reads it)."""
+    shutil.rmtree(PROMETHEUS_MULTIPROC_DIR, ignore_errors=True)
 
 
 def child_exit(server, worker):

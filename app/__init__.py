@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
 
 from . import config as config_module
 from . import observability
@@ -30,7 +31,7 @@ def create_app(config: Mapping[str, Any] | object | None = None) -> Flask:
             app.config.update(config)
         else:
             app.config.from_object(config)
-    _prepare_directories_and_secret(app)
+    _prepare_directories(app)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # tokens live as long as the session
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     # Flask's defaults hold SESSION_COOKIE_SAMESITE=None, so setdefault never applied:
@@ -53,6 +54,7 @@ def create_app(config: Mapping[str, Any] | object | None = None) -> Flask:
     _trust_reverse_proxies(app)
     _init_extensions(app)
     observability.init_app(app)
+    _init_secret_key(app)
     telemetry.init_app(app)
     _register_blueprints(app)
     _register_template_helpers(app)
@@ -78,12 +80,63 @@ def _start_scheduler(app: Flask) -> None:
     start_scheduler(app)
 
 
-def _prepare_directories_and_secret(app: Flask) -> None:
-    data_dir = Path(app.config["DATA_DIR"])
-    data_dir.mkdir(parents=True, exist_ok=True)
-    if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = config_module.load_or_create_secret_key(data_dir)
+def _prepare_directories(app: Flask) -> None:
+    Path(app.config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
     _create_private_sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"])
+
+
+def _init_secret_key(app: Flask) -> None:
+    """SECRET_KEY from the environment, else the install's key from the database.
+
+    The database is what every replica shares, so sessions and CSRF tokens made on
+    one replica are valid on all (app/services/secret_key.py). It is read once here;
+    when the database cannot answer yet (``flask db upgrade`` on a new database, or
+    the database is down while a worker boots) the key is fetched when a request
+    first needs a session, and until then no session can be signed at all (never
+    with a stand-in key, which would split the replicas again).
+    """
+    if app.config.get("SECRET_KEY"):
+        return
+    import logging
+    import threading
+
+    from .services import secret_key
+
+    with app.app_context():
+        engine = db.engine
+    data_dir = Path(app.config["DATA_DIR"])
+    lock = threading.Lock()
+    log = logging.getLogger("app.secret_key")
+
+    def resolve(at_start: bool) -> bool:
+        with lock:
+            if app.config.get("SECRET_KEY"):
+                return True
+            try:
+                app.config["SECRET_KEY"] = secret_key.load_or_create(engine, data_dir)
+            except secret_key.SecretKeyUnavailable as exc:
+                # At start this is routine for `flask db upgrade` on a new database.
+                if at_start:
+                    log.info("secret_key.deferred", extra={"problem": str(exc)})
+                else:
+                    log.warning("secret_key.unavailable", extra={"problem": str(exc)})
+                return False
+            return True
+
+    if not resolve(at_start=True):
+        app.session_interface = _KeyFromDatabaseSessions(resolve)
+
+
+class _KeyFromDatabaseSessions(SecureCookieSessionInterface):
+    """Flask's cookie sessions, fetching the key from the database on first need."""
+
+    def __init__(self, resolve) -> None:
+        self._resolve = resolve
+
+    def get_signing_serializer(self, app: Flask):
+        if not app.config.get("SECRET_KEY"):
+            self._resolve(at_start=False)
+        return super().get_signing_serializer(app)
 
 
 def _create_private_sqlite_file(uri: str) -> None:

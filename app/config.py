@@ -9,7 +9,7 @@ here also appears in ``env.example`` and ``docs/configuration.md``.
 from __future__ import annotations
 
 import os
-import secrets
+import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
@@ -120,30 +120,6 @@ def parse_feature_flags(name: str, raw: str | None) -> dict[str, bool]:
     return flags
 
 
-def load_or_create_secret_key(data_dir: Path) -> str:
-    """Return the secret key kept in ``DATA_DIR/secret_key``, creating it once.
-
-    A constant default key would let anyone forge sessions on every install
-    that forgot to set one, so the key is random per install and survives
-    restarts (sessions stay valid). ``O_EXCL`` makes the creation race-free
-    when several gunicorn workers boot at the same time.
-    """
-    path = data_dir / "secret_key"
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = path.read_text().strip()
-        if key:
-            return key
-        raise ConfigError(f"{path} is empty: delete it to generate a new key") from None
-    with os.fdopen(fd, "w") as handle:
-        key = secrets.token_hex(32)
-        handle.write(key + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    return key
-
-
 def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Build the Flask config dict from environment variables."""
     env = os.environ if environ is None else environ
@@ -161,7 +137,9 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     return {
         "DATA_DIR": str(data_dir),
         "LOG_DIR": str(log_dir),
-        "SECRET_KEY": get("SECRET_KEY") or None,  # filled from DATA_DIR by create_app
+        # Unset: create_app takes the install's key from the database (generated once,
+        # shared by every replica; app/services/secret_key.py). Preferred: set it here.
+        "SECRET_KEY": get("SECRET_KEY") or None,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "HOST": get("HOST") or "127.0.0.1",
         # 0 lets the system pick a free port (tests); gunicorn logs the one it got.
@@ -193,11 +171,15 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "LOG_BACKUP_COUNT": parse_int("LOG_BACKUP_COUNT", get("LOG_BACKUP_COUNT"), 5),
         "METRICS_ENABLED": parse_bool("METRICS_ENABLED", get("METRICS_ENABLED"), True),
         "METRICS_TOKEN": get("METRICS_TOKEN") or None,
-        # Set by the launcher (gunicorn.conf.py) for prometheus-client's multiprocess mode.
+        # Set by the launcher (gunicorn.conf.py) for prometheus-client's multiprocess mode:
+        # each gunicorn master's own directory, below this one if the environment sets it.
         "PROMETHEUS_MULTIPROC_DIR": (
             str(Path(get("PROMETHEUS_MULTIPROC_DIR")).resolve())
             if get("PROMETHEUS_MULTIPROC_DIR") else None
         ),
+        # Per-user runtime directory (systemd and the image set it): gunicorn.conf.py puts
+        # each replica's own metrics directory below it unless PROMETHEUS_MULTIPROC_DIR is set.
+        "RUNTIME_DIR": str(Path(get("XDG_RUNTIME_DIR") or tempfile.gettempdir()).resolve()),
         "SENTRY_DSN": parse_sentry_dsn("SENTRY_DSN", get("SENTRY_DSN")),
         "SENTRY_TRACES_RATE": parse_float(
             "SENTRY_TRACES_RATE", get("SENTRY_TRACES_RATE"), 0.0, 0.0, 1.0

@@ -204,8 +204,8 @@ def gunicorn_server(database_url: str, data_dir: str | os.PathLike, *, workers: 
 
     ``env`` adds to (and overrides) the variables set here: DATABASE_URL, DATA_DIR,
     LOG_DIR (``log_dir`` or ``data_dir/<name>-logs``), HOST, PORT, WEB_CONCURRENCY,
-    PROMETHEUS_MULTIPROC_DIR (``data_dir/<name>-prometheus``: two servers on one
-    data dir must not share it, gunicorn empties it at start) and
+    PROMETHEUS_MULTIPROC_DIR (``data_dir/<name>-prometheus``, the parent of the master's
+    own ``<hostname>-<pid>`` directory, which gunicorn.conf.py empties at start) and
     SCHEDULER_ENABLED=false. ``prepare`` migrates and completes setup first, with
     ``analytics`` as the opt-in choice (skipped when setup was done before).
     """

@@ -130,7 +130,8 @@ def run(quick: bool = False) -> dict:
         if status != 200:
             raise RuntimeError(f"/metrics answered {status}")
         figures["series"] = count_series(body.decode())
-        figures["multiprocess_files"] = sorted(p.name for p in server.multiproc_dir.glob("*.db"))
+        # gunicorn.conf.py keeps the files in a directory of the master's own below this one.
+        figures["multiprocess_files"] = sorted(p.name for p in server.multiproc_dir.glob("*/*.db"))
         time_scrapes(server.port, 10)  # warm-up: imports and caches of every worker
         timings = time_scrapes(server.port, scrapes)
     ordered = sorted(timings)

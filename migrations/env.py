@@ -4,6 +4,7 @@ from logging.config import fileConfig
 from flask import current_app
 
 from alembic import context
+from sqlalchemy import text
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -15,6 +16,9 @@ config = context.config
 # exists when migrations run (for example from `make run`).
 fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
+
+# PostgreSQL advisory lock id held while migrating ("TTMIGRAT" as a 64-bit integer).
+MIGRATION_LOCK_KEY = int.from_bytes(b"TTMIGRAT", "big") & 0x7FFF_FFFF_FFFF_FFFF
 
 
 def get_engine():
@@ -111,6 +115,14 @@ def run_migrations_online():
         )
 
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Several replicas run `flask db upgrade` when they start (the image's CMD).
+                # One migrates; the others wait here, then read the new version and find
+                # nothing left to do. The lock ends with this transaction (transactional DDL:
+                # the whole upgrade is one transaction on PostgreSQL). Without it, replicas
+                # started together on a new database failed with duplicate-table errors.
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                   {"key": MIGRATION_LOCK_KEY})
             context.run_migrations()
 
 

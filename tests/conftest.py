@@ -104,7 +104,8 @@ def postgres_url(tmp_path_factory):
 
 
 _RESET_PG = """
-TRUNCATE time_entries, tasks, projects, clients, users, settings RESTART IDENTITY CASCADE;
+TRUNCATE time_entries, tasks, projects, clients, users, settings, instance_secrets
+    RESTART IDENTITY CASCADE;
 INSERT INTO settings (id, company_name, default_timezone, currency, updated_at)
 VALUES (1, 'TimeTracker', 'UTC', 'EUR', now() AT TIME ZONE 'utc');
 """
@@ -119,6 +120,11 @@ def database_url(request, tmp_path):
         return
     url = request.getfixturevalue("postgres_url")
     yield url
+    reset_postgres(url)
+
+
+def reset_postgres(url: str) -> None:
+    """Empty the session's PostgreSQL database again: no rows, a fresh settings row."""
     with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
         conn.execute(_RESET_PG)
 
@@ -264,4 +270,4 @@ def count_rows(app, model) -> int:
         return db.session.scalar(select(func.count()).select_from(model))
 
 
-__all__ = ["count_rows", "login", "require_or_skip", "text"]
+__all__ = ["count_rows", "login", "require_or_skip", "reset_postgres", "text"]

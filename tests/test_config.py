@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import stat
 
 import pytest
 
-from app.config import ConfigError, from_environ, load_or_create_secret_key, parse_bool
+from app.config import ConfigError, from_environ, parse_bool
 
 
 @pytest.mark.parametrize("raw", ["maybe", "2", "enabled?"])
@@ -37,18 +35,8 @@ def test_port_zero_means_a_free_port_the_system_picks():
     assert from_environ({"PORT": "0"})["PORT"] == 0
 
 
-def test_secret_key_is_generated_once_private_and_kept(tmp_path):
-    first = load_or_create_secret_key(tmp_path)
-    second = load_or_create_secret_key(tmp_path)
-    assert first == second and len(first) == 64
-    mode = stat.S_IMODE(os.stat(tmp_path / "secret_key").st_mode)
-    assert mode == 0o600
-    other = tmp_path / "other"
-    other.mkdir()
-    assert load_or_create_secret_key(other) != first  # never a constant
-
-
-def test_app_uses_the_kept_secret_key_when_none_is_set(app_factory, tmp_path):
-    first = app_factory(SECRET_KEY=None).config["SECRET_KEY"]
-    second = app_factory(SECRET_KEY=None).config["SECRET_KEY"]
-    assert first == second == (tmp_path / "data" / "secret_key").read_text().strip()
+def test_an_empty_secret_key_counts_as_unset():
+    """docker-compose passes SECRET_KEY="" when .env leaves it out: that must mean "use the
+    install's key from the database", never an empty signing key."""
+    assert from_environ({"SECRET_KEY": ""})["SECRET_KEY"] is None
+    assert from_environ({"SECRET_KEY": "s3cret"})["SECRET_KEY"] == "s3cret"

@@ -1,7 +1,7 @@
 """consent bound to the catalogue version; the key of pseudonymous user ids
 
 Revision ID: 0009_consent_version
-Revises: 0006_hardening
+Revises: 0008_replicas
 Create Date: 2026-12-02 07:10:00
 
 An opt-in records the catalogue version (and its events and properties) it was given
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0009_consent_version'
-down_revision = '0006_hardening'
+down_revision = '0008_replicas'
 branch_labels = None
 depends_on = None
 

@@ -53,7 +53,9 @@ def compose(tmp_path: Path, *args: str, files=(BASE,), env: dict | None = None,
     (("monitoring", "logging"), (BASE,)),
     ((), (BASE, ANALYTICS)),
     (("monitoring", "logging"), (BASE, ANALYTICS)),
-], ids=["base", "monitoring", "logging", "full-stack", "analytics", "analytics-full-stack"])
+    (("replicas", "monitoring"), (BASE,)),
+], ids=["base", "monitoring", "logging", "full-stack", "analytics", "analytics-full-stack",
+        "replicas"])
 def test_docker_compose_accepts_the_stack(tmp_path, profiles, files):
     args = [arg for profile in profiles for arg in ("--profile", profile)]
     result = compose(tmp_path, *args, "config", "-q", files=files)
@@ -108,7 +110,7 @@ def test_every_service_image_is_pinned(resolved):
 def test_profiles_split_the_stack(resolved):
     profiles = {name: tuple(service.get("profiles", ())) for name, service in resolved.items()}
     assert profiles == {"app": (), "db": (), "prometheus": ("monitoring",), "grafana": ("monitoring",),
-                        "loki": ("logging",), "promtail": ("logging",)}
+                        "loki": ("logging",), "promtail": ("logging",), "redis": ("replicas",)}
     assert resolved["app"]["depends_on"]["db"]["condition"] == "service_healthy"
     assert "healthcheck" in resolved["db"]
 
@@ -116,8 +118,10 @@ def test_profiles_split_the_stack(resolved):
 def test_prometheus_scrapes_the_app_service_with_the_shared_token(resolved):
     config = load_yaml("prometheus/prometheus.yml")
     (job,) = [job for job in config["scrape_configs"] if job["job_name"] == "timetracker"]
-    (target,) = job["static_configs"][0]["targets"]
-    host, port = target.split(":")
+    # Every replica of the app service, found through Docker's DNS (one A record each).
+    (discovery,) = job["dns_sd_configs"]
+    (host,), port = discovery["names"], discovery["port"]
+    assert discovery["type"] == "A"
     assert host in resolved and int(port) in _port(resolved[host])
     dockerfile = (REPO / "Dockerfile").read_text()
     assert f"PORT={port}" in dockerfile and f"EXPOSE {port}" in dockerfile
@@ -210,3 +214,26 @@ def test_env_example_copied_to_env_runs_the_whole_stack(tmp_path):
     assert result.returncode == 0, result.stderr
     untouched = compose(tmp_path, "config", "-q", env_text=(REPO / "env.example").read_text())
     assert untouched.returncode != 0 and "POSTGRES_PASSWORD" in untouched.stderr
+
+
+def test_the_replicas_profile_gives_n_replicas_a_port_range_and_shared_limiter_counters(tmp_path):
+    """docs/deployment.md, "Running several replicas", as compose resolves it."""
+    env = dict(TEST_ENV, APP_REPLICAS="3", APP_PORT="8000-8002",
+               RATELIMIT_STORAGE_URI="redis://redis:6379/0")
+    result = compose(tmp_path, "--profile", "replicas", "config", env=env)
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    app = services["app"]
+    assert app["deploy"]["replicas"] == 3
+    (port,) = app["ports"]
+    published = port["published"] if isinstance(port, dict) else str(port).split(":")[1]
+    assert str(published) == "8000-8002"
+    uri = app["environment"]["RATELIMIT_STORAGE_URI"]
+    host, redis_port = uri.removeprefix("redis://").split("/")[0].split(":")
+    assert host == "redis" and services[host]["profiles"] == ["replicas"]
+    assert redis_port == "6379" and "ports" not in services["redis"]  # not published on the host
+    assert "healthcheck" in services["redis"]
+    # Without the profile nothing changes: one replica, per-process counters.
+    single = yaml.safe_load(compose(tmp_path, "config").stdout)["services"]["app"]
+    assert single["deploy"]["replicas"] == 1
+    assert single["environment"]["RATELIMIT_STORAGE_URI"] == "memory://"

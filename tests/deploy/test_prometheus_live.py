@@ -99,7 +99,7 @@ def prometheus(sqlite_template, tmp_path_factory):
                      TELEMETRY_EXPORT_TIMEOUT_SECONDS=0.5) as live:
         generate_traffic(live.url)
         _wait_for_telemetry_counts(live.url)
-        with running_prometheus(binary, live, tmp_path, METRICS_TOKEN) as server:
+        with running_prometheus(binary, [_target(live.url)], tmp_path, METRICS_TOKEN) as server:
             seen = server.wait_for_scrape(0)
             # Traffic between two scrapes, so every rate() has an increase to show.
             generate_traffic(live.url)
@@ -108,6 +108,10 @@ def prometheus(sqlite_template, tmp_path_factory):
             server.sampled_metrics = {sample.name for family in text_string_to_metric_families(exposition)
                                       for sample in family.samples}
             yield server
+
+
+def _target(url: str) -> str:
+    return url.removeprefix("http://")
 
 
 def _metrics_text(url: str) -> str:
@@ -125,8 +129,9 @@ def _wait_for_telemetry_counts(url: str) -> None:
 
 
 @contextmanager
-def running_prometheus(binary: str, live, tmp_path, token: str):
-    """/usr/bin/prometheus with the repo's config, laid out as /etc/prometheus in the container."""
+def running_prometheus(binary: str, targets: list[str], tmp_path, token: str):
+    """/usr/bin/prometheus with the repo's config, laid out as /etc/prometheus in the container,
+    scraping ``targets`` (host:port) where the container would discover the app's replicas."""
     etc = tmp_path / "etc-prometheus"
     etc.mkdir()
     port = free_port()
@@ -135,7 +140,10 @@ def running_prometheus(binary: str, live, tmp_path, token: str):
     config["global"]["scrape_timeout"] = "1s"
     config["global"]["evaluation_interval"] = "1s"
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    jobs["timetracker"]["static_configs"] = [{"targets": [live.url.removeprefix("http://")]}]
+    # The shipped config discovers the replicas of service `app` through Docker's DNS
+    # (dns_sd_configs); here the same job gets the local instances instead.
+    assert jobs["timetracker"].pop("dns_sd_configs")[0]["names"] == ["app"]
+    jobs["timetracker"]["static_configs"] = [{"targets": targets}]
     jobs["prometheus"]["static_configs"] = [{"targets": [f"127.0.0.1:{port}"]}]
     (etc / "prometheus.yml").write_text(yaml.safe_dump(config))
     shutil.copy(REPO / "prometheus/alerts.yml", etc / "alerts.yml")
@@ -233,7 +241,7 @@ def test_an_empty_token_file_scrapes_an_app_without_metrics_token(sqlite_templat
     """The base compose stack: METRICS_TOKEN unset, so the entrypoint writes an empty file."""
     binary = require_tool("prometheus", "Debian package prometheus")
     with running_app(sqlite_template, tmp_path / "app") as live:
-        with running_prometheus(binary, live, tmp_path, "") as server:
+        with running_prometheus(binary, [_target(live.url)], tmp_path, "") as server:
             server.wait_for_scrape(0)
             up = server.query('up{job="timetracker"}')["result"]
             assert [series["value"][1] for series in up] == ["1"]

@@ -27,8 +27,9 @@ TOKEN = "scrape-token-for-tests"
 WORKERS = 3
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 
-# A counter file as a previous run would leave it: 1000 /healthz requests. The
-# launcher must empty the directory at start, or the sums below are off by 1000.
+# A counter file as a previous run would leave it: 1000 /healthz requests, in the
+# PROMETHEUS_MULTIPROC_DIR the operator gave. Each master reads only its own directory
+# below it (emptied at start), or the sums below are off by 1000.
 _STALE_RUN = textwrap.dedent("""
     from prometheus_client import Counter
     c = Counter("tt_requests", "stale", ["method", "endpoint", "http_status"])
@@ -157,3 +158,43 @@ def test_a_real_prometheus_scrapes_the_app_and_serves_the_counts_back(gunicorn_s
     finally:
         stop_process(process, timeout=20)
         log.close()
+
+
+def _own_directories(parent: Path) -> list[Path]:
+    return sorted(path for path in parent.iterdir() if path.is_dir())
+
+
+def test_replicas_sharing_a_volume_neither_wipe_nor_sum_each_others_counters(sqlite_template,
+                                                                             tmp_path):
+    """Issue 16: a replica starting on a shared metrics volume wiped the other's counters
+    (a request total fell from 42 to 1). A sets PROMETHEUS_MULTIPROC_DIR to the shared
+    parent; B leaves it unset and gets the default below XDG_RUNTIME_DIR, the same place."""
+    shared = tmp_path / "shared-volume"
+    parent = shared / "timetracker-prometheus"
+    envs = []
+    for name, settings in (("a", {"PROMETHEUS_MULTIPROC_DIR": str(parent)}),
+                           ("b", {"XDG_RUNTIME_DIR": str(shared)})):
+        folder = tmp_path / name
+        folder.mkdir()
+        shutil.copy(sqlite_template, folder / "timetracker.db")
+        envs.append((folder, gunicorn_env(folder, folder / "timetracker.db", workers=2,
+                                          METRICS_TOKEN=TOKEN, **settings)))
+    (folder_a, env_a), (folder_b, env_b) = envs
+    with serving(env_a, folder_a) as replica_a:
+        for _ in range(42):
+            assert get(f"{replica_a}/healthz")[0] == 200
+        assert healthz_total(replica_a) == 42
+        [dir_a] = _own_directories(parent)
+        with serving(env_b, folder_b) as replica_b:
+            for _ in range(5):
+                assert get(f"{replica_b}/healthz")[0] == 200
+            assert healthz_total(replica_a) == 42  # B's start left A's files alone
+            assert healthz_total(replica_b) == 5   # and B does not sum A's
+            dirs = _own_directories(parent)
+            assert len(dirs) == 2 and dir_a in dirs
+            assert all(path.name.rsplit("-", 1)[1].isdigit() for path in dirs)
+        assert _own_directories(parent) == [dir_a]  # B removed its own directory at exit
+        assert healthz_total(replica_a) == 42
+    assert _own_directories(parent) == []
+    for folder in (folder_a, folder_b):
+        assert not list((folder / "data").rglob("*.db")), "metrics files in DATA_DIR"
