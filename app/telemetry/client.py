@@ -166,7 +166,10 @@ class TelemetryClient:
             return
         self._mirror_warned = None
         if note:
-            log.warning("telemetry.installation_file_repaired", extra={"problem": note})
+            # A corrupt file is somebody's problem; a missing one is also what every new
+            # replica or volume starts with, so that is said without a warning.
+            level = logging.INFO if "does not exist" in (on_disk.problem or "") else logging.WARNING
+            log.log(level, "telemetry.installation_file_repaired", extra={"problem": note})
 
     def invalidate(self) -> None:
         """Forget the cached view: the next check reads the row (after a change in this process)."""
