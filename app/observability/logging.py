@@ -291,9 +291,14 @@ def _configure_handlers(app: Flask) -> None:
             logger.removeHandler(handler)
             handler.close()
     formatter = JsonLineFormatter()
-    # The flask CLI builds the app inside its click context; gunicorn does not.
-    handlers: list[logging.Handler] = [
-        _StdoutHandler(cli_process=click.get_current_context(silent=True) is not None)]
+    # The flask CLI builds the app inside its click context; gunicorn does not. A command's
+    # console shows warnings and errors only (the file keeps every line): its own answer
+    # is what the operator reads.
+    cli_process = click.get_current_context(silent=True) is not None
+    console = _StdoutHandler(cli_process=cli_process)
+    if cli_process:
+        console.setLevel(logging.WARNING)
+    handlers: list[logging.Handler] = [console]
     log_dir = app.config.get("LOG_DIR")
     if log_dir:
         Path(log_dir).mkdir(parents=True, exist_ok=True)

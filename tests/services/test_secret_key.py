@@ -55,12 +55,13 @@ def test_a_session_from_one_replica_is_valid_on_another(app_factory, tmp_path):
         complete_setup(admin_username="admin", admin_password=ADMIN_PASSWORD, allow_analytics=False)
     browser_a = replica_a.test_client()
     assert login(browser_a, "admin", ADMIN_PASSWORD).status_code == 302
+    # A form rendered by A, posted to B: the session and its CSRF token both hold. The
+    # cookie is taken after the form, which may have put a fresh CSRF token in the session.
+    token = browser_a.csrf_token("/clients/new")
     cookie = browser_a.get_cookie("session")
     assert cookie is not None
     browser_b = replica_b.test_client()
     browser_b.set_cookie("session", cookie.value)
-    # A form rendered by A, posted to B: the session and its CSRF token both hold.
-    token = browser_a.csrf_token("/clients/new")
     response = browser_b.post("/clients/new", data={"name": "Made on B", "csrf_token": token})
     assert response.status_code == 302 and "/login" not in response.headers["Location"]
     assert "Made on B" in browser_b.get("/clients").get_data(as_text=True)
