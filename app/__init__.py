@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
+import click
 from flask import Flask
 
 from . import config as config_module
@@ -78,11 +79,26 @@ def _start_scheduler(app: Flask) -> None:
     start_scheduler(app)
 
 
+class DataDirNotWritable(config_module.ConfigError, click.ClickException):
+    """DATA_DIR cannot be created or written. A ClickException too, so that `flask db
+    upgrade` (the first step of `make run` and of the container) prints this one line
+    instead of a traceback; gunicorn.conf.py says the same before any worker starts."""
+
+    def __init__(self, path: Path, exc: OSError):
+        message = (f"TimeTracker cannot start: DATA_DIR {path} is not writable "
+                   f"({exc.strerror}). Point DATA_DIR at a writable folder.")
+        config_module.ConfigError.__init__(self, message)
+        click.ClickException.__init__(self, message)
+
+
 def _prepare_directories_and_secret(app: Flask) -> None:
     data_dir = Path(app.config["DATA_DIR"])
-    data_dir.mkdir(parents=True, exist_ok=True)
-    if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = config_module.load_or_create_secret_key(data_dir)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        if not app.config.get("SECRET_KEY"):
+            app.config["SECRET_KEY"] = config_module.load_or_create_secret_key(data_dir)
+    except OSError as exc:
+        raise DataDirNotWritable(data_dir, exc) from None
     _create_private_sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"])
 
 
@@ -102,6 +118,8 @@ def _create_private_sqlite_file(uri: str) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
+        return
+    except OSError:  # a folder that cannot be written: SQLite will say so when it opens
         return
     os.close(fd)  # an empty file is a valid, empty SQLite database
 
