@@ -7,9 +7,11 @@ package has no side effects (no logging setup, no connections, no threads).
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
+import click
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 
@@ -80,8 +82,27 @@ def _start_scheduler(app: Flask) -> None:
     start_scheduler(app)
 
 
+class DataDirNotWritable(config_module.ConfigError, click.ClickException):
+    """DATA_DIR cannot be created or written. A ClickException too, so that `flask db
+    upgrade` (the first step of `make run` and of the container) prints this one line
+    instead of a traceback; gunicorn.conf.py says the same before any worker starts."""
+
+    def __init__(self, path: Path, exc: OSError):
+        message = (f"TimeTracker cannot start: DATA_DIR {path} is not writable "
+                   f"({exc.strerror}). Point DATA_DIR at a writable folder.")
+        config_module.ConfigError.__init__(self, message)
+        click.ClickException.__init__(self, message)
+
+
 def _prepare_directories(app: Flask) -> None:
-    Path(app.config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+    data_dir = Path(app.config["DATA_DIR"])
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        # Written to at once (installation.json, a SQLite database): find out now, in one line.
+        with tempfile.TemporaryFile(dir=data_dir):
+            pass
+    except OSError as exc:
+        raise DataDirNotWritable(data_dir, exc) from None
     _create_private_sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"])
 
 
@@ -155,6 +176,8 @@ def _create_private_sqlite_file(uri: str) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
+        return
+    except OSError:  # a folder that cannot be written: SQLite will say so when it opens
         return
     os.close(fd)  # an empty file is a valid, empty SQLite database
 

@@ -50,10 +50,10 @@ def _database_accepts_writes() -> bool:
         raw = conn.connection.dbapi_connection
         previous = raw.execute("PRAGMA busy_timeout").fetchone()[0]
         raw.execute("PRAGMA busy_timeout = 2000")
-        in_transaction = raw.in_transaction
+        if raw.in_transaction:  # a pooled connection is clean; never write into someone's
+            raw.execute("ROLLBACK")
         try:
-            if not in_transaction:
-                raw.execute("BEGIN IMMEDIATE")
+            raw.execute("BEGIN IMMEDIATE")
             version = raw.execute("PRAGMA user_version").fetchone()[0]
             raw.execute(f"PRAGMA user_version = {int(version)}")
         except Exception as exc:

@@ -11,6 +11,7 @@ from ..models.types import utcnow
 from .errors import Conflict
 from .settings import get_settings
 from .users import new_user
+from .validation import clean_name
 
 
 class SetupAlreadyComplete(Conflict):
@@ -49,7 +50,8 @@ def complete_setup(
     values = {"setup_completed_at": now, "allow_analytics": bool(allow_analytics),
               "analytics_changed_at": now}
     if company_name and company_name.strip():
-        values["company_name"] = company_name.strip()[:200]
+        # The same sanitiser as every other name (a NUL was a 500 on PostgreSQL).
+        values["company_name"] = clean_name(company_name, "company_name")
     if timezone:
         values["default_timezone"] = admin.timezone
     try:

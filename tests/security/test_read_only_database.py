@@ -48,6 +48,19 @@ def test_readyz_is_503_and_writes_are_503_on_a_read_only_sqlite_database(app_fac
     assert response.status_code == 503  # the login's write (last_login_at) fails: not a 500
 
 
+def test_flask_db_upgrade_with_a_read_only_data_folder_says_so_in_one_line(tmp_path):
+    """The first step of `make run` and of the container's command."""
+    env = gunicorn_env(tmp_path, tmp_path / "x.db", workers=1, DATA_DIR="/sys/timetracker-data")
+    result = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],
+                            env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    output = (result.stdout + result.stderr).strip()
+    assert "Traceback" not in output, output
+    assert output.splitlines() == [
+        "Error: TimeTracker cannot start: DATA_DIR /sys/timetracker-data is not writable "
+        "(Operation not permitted). Point DATA_DIR at a writable folder."], output
+
+
 def test_gunicorn_with_a_read_only_data_folder_says_so_in_one_line(tmp_path):
     env = gunicorn_env(tmp_path, tmp_path / "x.db", workers=1, DATA_DIR="/sys/timetracker-data")
     result = subprocess.run([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"],

@@ -14,7 +14,8 @@ from ._core import bp
 _ID = {"type": "integer", "minimum": 1}
 _RATE = {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}, {"type": "null"}],
          "description": "Hourly rate, e.g. \"85.00\"; at most two decimals."}
-_MONEY = {"type": ["string", "null"], "pattern": r"^\d+\.\d{2}$"}
+_MONEY = {"type": ["string", "null"], "pattern": r"^\d+\.\d{2}$",
+          "description": "Money, e.g. \"85.00\"; always null for a token whose user is not an admin."}
 _TIME = {"type": "string", "format": "date-time"}
 _TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
 
@@ -149,8 +150,9 @@ SCHEMAS["TimeEntryPatch"]["properties"] = {**SCHEMAS["TimeEntryInput"]["properti
 
 _ERRORS = {
     "400": "Invalid input (bad query parameter, bad JSON, wrong field)",
-    "401": "Missing, unknown or revoked token",
-    "403": "The token's user lacks the role for this",
+    "401": "Missing, unknown, revoked or expired token",
+    "403": "The token's user lacks the role for this (e.g. a rate set by a non-admin), or the "
+           "token is read-only (code read_only_token) and the method is not GET",
     "404": "No such resource (or not yours)",
     "409": "Conflicts with the current state (duplicate name, timer running, in use)",
     "413": "Body too large",
@@ -249,7 +251,7 @@ def build_spec(version: str) -> dict:
     paths.update(_crud("Task", "tasks", "Task", "task_id",
                        [_q("project_id", _ID),
                         _q("status", {"enum": ["todo", "in_progress", "done"]}), *_PAGE],
-                       create_errors=["409", "422"], write_errors=["409"],
+                       create_errors=["403", "409", "422"], write_errors=["403", "409"],
                        delete_errors=["403"]))
     paths.update(_crud("Time entry", "time-entries", "TimeEntry", "entry_id",
                        [*_FILTERS, *_PAGE], create_errors=["422"], write_errors=["422"],
