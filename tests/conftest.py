@@ -104,7 +104,7 @@ def postgres_url(tmp_path_factory):
 
 
 _RESET_PG = """
-TRUNCATE time_entries, tasks, projects, clients, users, settings RESTART IDENTITY CASCADE;
+TRUNCATE time_entry_tags, tags, time_entries, tasks, projects, clients, users, settings RESTART IDENTITY CASCADE;
 INSERT INTO settings (id, company_name, default_timezone, currency, updated_at)
 VALUES (1, 'TimeTracker', 'UTC', 'EUR', now() AT TIME ZONE 'utc');
 """

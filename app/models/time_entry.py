@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Index, text
 
 from ..extensions import db
+from .tag import time_entry_tags
 from .types import UTCDateTime, utcnow
 
 SOURCE_TIMER = "timer"
@@ -37,6 +38,7 @@ class TimeEntry(db.Model):
     user = db.relationship("User")
     project = db.relationship("Project")
     task = db.relationship("Task")
+    tags = db.relationship("Tag", secondary=time_entry_tags, order_by="Tag.name", lazy="selectin")
 
     __table_args__ = (
         # The database, not the application, guarantees one running timer per
