@@ -14,7 +14,7 @@ from ..models.types import utcnow
 from ..observability import metrics
 from .catalog import get_bookable_project, get_project, resolve_task
 from .errors import NotFound, ValidationError
-from .validation import zone
+from .validation import resolve_wall_time, zone
 
 MAX_NOTES_LENGTH = 5000
 LONG_ENTRY = timedelta(hours=24)
@@ -27,10 +27,14 @@ def clean_notes(notes: str | None) -> str | None:
     return text or None
 
 
-def local_to_utc(value: datetime, tz_name: str) -> datetime:
-    """Interpret a naive wall-clock time in the user's zone; aware times pass through."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=zone(tz_name))
+def local_to_utc(value: datetime, tz_name: str, field: str = "started_at",
+                 repeated_hour: str | None = None) -> datetime:
+    """Interpret a naive wall-clock time in the user's zone; aware times pass through.
+
+    A time the zone skips (spring) or repeats (autumn, unless ``repeated_hour``
+    says which) is refused: see :func:`app.services.validation.resolve_wall_time`.
+    """
+    value = resolve_wall_time(value, tz_name, field, repeated_hour)
     return value.astimezone(timezone.utc).replace(microsecond=0)
 
 
@@ -68,17 +72,24 @@ def create_entry(
     *,
     project_id,
     started_at: datetime,
-    ended_at: datetime,
+    ended_at: datetime | None,
     task_id=None,
     notes: str | None = None,
     billable: bool | None = None,
     confirm_long: bool = False,
+    duration_seconds: int | None = None,
+    repeated_hour: str | None = None,
 ) -> TimeEntry:
-    """Create a finished entry. Naive datetimes are read in the user's time zone."""
+    """Create a finished entry. Naive datetimes are read in the user's time zone.
+
+    The end is ``ended_at``, or ``started_at + duration_seconds`` when no end is
+    given (elapsed time, so an entry across a DST change lasts what was typed).
+    ``billable`` None means the project's setting.
+    """
     project = get_bookable_project(project_id)
     task = resolve_task(project, task_id)
-    start = local_to_utc(started_at, user.timezone)
-    end = local_to_utc(ended_at, user.timezone)
+    start = local_to_utc(started_at, user.timezone, "started_at", repeated_hour)
+    end = _end_from(start, ended_at, duration_seconds, user.timezone, repeated_hour)
     duration = _check_span(start, end, confirm_long)
     entry = TimeEntry(
         user_id=user.id,
@@ -97,6 +108,17 @@ def create_entry(
     return entry
 
 
+def _end_from(start: datetime, ended_at: datetime | None, duration_seconds: int | None,
+              tz_name: str, repeated_hour: str | None) -> datetime:
+    if ended_at is not None:
+        return local_to_utc(ended_at, tz_name, "ended_at", repeated_hour)
+    if duration_seconds is None:
+        raise ValidationError("Enter an end or a duration.", "ended_at")
+    if duration_seconds <= 0:
+        raise ValidationError("The duration must be more than zero.", "duration")
+    return start + timedelta(seconds=int(duration_seconds))
+
+
 def update_entry(
     user: User,
     entry_id,
@@ -108,6 +130,7 @@ def update_entry(
     notes: str | None = None,
     billable: bool = True,
     confirm_long: bool = False,
+    repeated_hour: str | None = None,
 ) -> TimeEntry:
     """Edit an entry. A running entry keeps running unless an end is given."""
     entry = get_entry_for(user, entry_id)
@@ -115,7 +138,7 @@ def update_entry(
     if project.archived and project.id != entry.project_id:
         raise ValidationError("That project is archived.", "project_id")
     task = resolve_task(project, task_id)
-    start = local_to_utc(started_at, user.timezone)
+    start = local_to_utc(started_at, user.timezone, "started_at", repeated_hour)
     if ended_at is None:
         if not entry.is_running:
             raise ValidationError("End is required.", "ended_at")
@@ -123,7 +146,7 @@ def update_entry(
             raise ValidationError("A running timer cannot start in the future.", "started_at")
         end, duration = None, None
     else:
-        end = local_to_utc(ended_at, user.timezone)
+        end = local_to_utc(ended_at, user.timezone, "ended_at", repeated_hour)
         duration = _check_span(start, end, confirm_long)
     entry.project_id = project.id
     entry.task_id = task.id if task else None
@@ -205,20 +228,28 @@ def totals_for(user: User, now: datetime | None = None) -> Totals:
     """Seconds booked today and this week (Monday first) in the user's zone.
 
     Entries are attributed to the day they started; a running timer counts
-    up to ``now``. One query computes both sums.
+    up to ``now``. Both ranges are closed on both sides: an entry dated
+    tomorrow or next week is not today's or this week's. One query computes
+    both sums.
     """
     now = now or utcnow()
     tz = zone(user.timezone)
     local_today = now.astimezone(tz).date()
     today_start = _day_start_utc(local_today, tz)
-    week_start = _day_start_utc(local_today - timedelta(days=local_today.weekday()), tz)
+    tomorrow_start = _day_start_utc(local_today + timedelta(days=1), tz)
+    monday = local_today - timedelta(days=local_today.weekday())
+    week_start = _day_start_utc(monday, tz)
+    next_week_start = _day_start_utc(monday + timedelta(days=7), tz)
     finished = func.coalesce(TimeEntry.duration_seconds, 0)
+    is_today = and_(TimeEntry.started_at >= today_start, TimeEntry.started_at < tomorrow_start)
     row = db.session.execute(
         select(
-            func.coalesce(func.sum(case((TimeEntry.started_at >= today_start, finished), else_=0)), 0),
+            func.coalesce(func.sum(case((is_today, finished), else_=0)), 0),
             func.coalesce(func.sum(finished), 0),
         ).where(
-            and_(TimeEntry.user_id == user.id, TimeEntry.started_at >= week_start)
+            TimeEntry.user_id == user.id,
+            TimeEntry.started_at >= week_start,
+            TimeEntry.started_at < next_week_start,
         )
     ).one()
     today, week = int(row[0]), int(row[1])
