@@ -257,6 +257,18 @@ def make_project(ready_app):
     return make
 
 
+def form_refused(response, message: str) -> bool:
+    """A web form re-rendered with its error: 200 (docs/development.md) and the message shown."""
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200, response.status_code
+    assert message in body, f"{message!r} not on the page"
+    return True
+
+
+def login_refused(response) -> bool:
+    return form_refused(response, "Invalid username or password.")
+
+
 def count_rows(app, model) -> int:
     from sqlalchemy import func, select
 
@@ -264,4 +276,4 @@ def count_rows(app, model) -> int:
         return db.session.scalar(select(func.count()).select_from(model))
 
 
-__all__ = ["count_rows", "login", "require_or_skip", "text"]
+__all__ = ["count_rows", "form_refused", "login", "login_refused", "require_or_skip", "text"]

@@ -8,6 +8,14 @@ from wtforms import SelectChoice
 
 from ..services.errors import ServiceError
 
+# The status of a web form re-rendered with its errors (bad input, wrong password):
+# 200, so a browser treats it as the ordinary page it is and its console logs no
+# "Failed to load resource". The error is in the page (next to the field, or a
+# flash), and nothing was written. Refusals that are not the user's typing keep
+# their 4xx: a missing or expired CSRF token (400), no permission (403), unknown
+# ids (404). The JSON API is unaffected and answers 400/422. docs/development.md.
+FORM_INVALID = 200
+
 
 def attach_error(form: FlaskForm, exc: ServiceError) -> None:
     """Show a service error next to its field, or as a flash when it has none."""

@@ -11,7 +11,7 @@ from ..services import users as user_service
 from ..services.errors import NotFound, ServiceError
 from ..services.validation import timezone_names
 from ..telemetry import track_event
-from ._helpers import attach_error
+from ._helpers import FORM_INVALID, attach_error
 from .forms import ResetPasswordForm, SettingsForm, UserCreateForm, UserEditForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -49,7 +49,7 @@ def new_user():
             else:
                 flash("User created.", "success")
                 return redirect(url_for("admin.users"))
-        return render_template("admin/user_new.html", form=form), 400
+        return render_template("admin/user_new.html", form=form), FORM_INVALID
     return render_template("admin/user_new.html", form=form)
 
 
@@ -74,7 +74,7 @@ def edit_user(user_id: int):
             else:
                 flash("User updated.", "success")
                 return redirect(url_for("admin.users"))
-        status = 400
+        status = FORM_INVALID
     elif request.method == "POST":
         if password_form.validate_on_submit():
             try:
@@ -84,7 +84,7 @@ def edit_user(user_id: int):
             else:
                 flash("Password reset. Tell the user their new password privately.", "success")
                 return redirect(url_for("admin.users"))
-        status = 400
+        status = FORM_INVALID
     return (
         render_template("admin/user_edit.html", user=user, form=form, password_form=password_form),
         status,
@@ -115,5 +115,5 @@ def settings():
                             {"analytics_enabled": bool(form.allow_analytics.data)})
                 flash("Settings saved.", "success")
                 return redirect(url_for("admin.settings"))
-        return render_template("admin/settings.html", form=form), 400
+        return render_template("admin/settings.html", form=form), FORM_INVALID
     return render_template("admin/settings.html", form=form)

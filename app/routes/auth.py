@@ -17,7 +17,7 @@ from ..telemetry import track_event
 from ..services import users as user_service
 from ..services.errors import ServiceError
 from ..services.validation import timezone_names
-from ._helpers import attach_error
+from ._helpers import FORM_INVALID, attach_error
 from .forms import LoginForm, PasswordChangeForm, ProfileForm
 
 bp = Blueprint("auth", __name__)
@@ -100,13 +100,13 @@ def login():
             current_app.logger.info("login failed", extra={"reason": exc.reason})
             track_event("auth.login_failed", {"reason": _FAILURE_REASONS.get(exc.reason, "other")})
             flash("Invalid username or password.", "error")
-            status = 401
+            status = FORM_INVALID
         else:
             login_user(user, remember=form.remember.data)
             track_event("auth.login", {"method": "password"}, user_id=user.id)
             return redirect(_safe_next(request.args.get("next")) or url_for("main.dashboard"))
     elif form.is_submitted():
-        status = 400
+        status = FORM_INVALID
     return render_template("auth/login.html", form=form, oidc=oidc_enabled()), status
 
 
@@ -172,7 +172,7 @@ def profile():
             else:
                 flash("Profile saved.", "success")
                 return redirect(url_for("auth.profile"))
-        status = 400
+        status = FORM_INVALID
     elif request.method == "POST":
         if password_form.validate_on_submit():
             try:
@@ -186,5 +186,5 @@ def profile():
             else:
                 flash("Password changed.", "success")
                 return redirect(url_for("auth.profile"))
-        status = 400
+        status = FORM_INVALID
     return render_template("auth/profile.html", form=form, password_form=password_form), status

@@ -10,7 +10,7 @@ from ..services import catalog, entries
 from ..services import users as user_service
 from ..services.errors import ServiceError
 from ..telemetry import track_event
-from ._helpers import attach_error, options, project_choices, task_choices, task_project_map
+from ._helpers import FORM_INVALID, attach_error, options, project_choices, task_choices, task_project_map
 from .forms import EntryFilterForm, EntryForm
 
 bp = Blueprint("entries", __name__, url_prefix="/entries")
@@ -65,7 +65,7 @@ def new_entry():
     form, projects = _entry_form()
     status = 200
     if request.method == "POST":
-        status = 400
+        status = FORM_INVALID
         if form.validate_on_submit() and _require_end_and_project(form):
             try:
                 entry = entries.create_entry(
@@ -97,7 +97,7 @@ def edit_entry(entry_id: int):
     if request.method == "GET":
         _fill_form(form, entry)
     else:
-        status = 400
+        status = FORM_INVALID
         if form.validate_on_submit():
             try:
                 entry = entries.update_entry(

@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from ..services import catalog, entries, timer
 from ..services.errors import ServiceError
 from ..telemetry import track_event
-from ._helpers import project_choices, task_choices, task_project_map
+from ._helpers import FORM_INVALID, project_choices, task_choices, task_project_map
 from .forms import TimerStartForm
 
 bp = Blueprint("main", __name__)
@@ -49,10 +49,10 @@ def _render_dashboard(form, projects, status: int = 200):
 def start_timer():
     form, projects = _timer_form()
     if not form.validate_on_submit():
-        return _render_dashboard(form, projects, 400)
+        return _render_dashboard(form, projects, FORM_INVALID)
     if not form.project_id.data:
         form.project_id.errors.append("Choose a project.")
-        return _render_dashboard(form, projects, 400)
+        return _render_dashboard(form, projects, FORM_INVALID)
     try:
         timer.start_timer(
             current_user, project_id=form.project_id.data, task_id=form.task_id.data,
@@ -63,7 +63,7 @@ def start_timer():
         return redirect(url_for("main.dashboard"))
     except ServiceError as exc:
         flash(exc.message, "error")
-        return _render_dashboard(form, projects, 400)
+        return _render_dashboard(form, projects, FORM_INVALID)
     track_event("timer.started", {"has_task": bool(form.task_id.data)})
     flash("Timer started.", "success")
     return redirect(url_for("main.dashboard"))
