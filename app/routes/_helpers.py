@@ -57,3 +57,8 @@ def task_choices(projects) -> list[SelectChoice]:
 def task_project_map(projects) -> dict[int, int]:
     """task id → project id, for the small script that filters the task menu."""
     return {task.id: project.id for project in projects for task in project.tasks}
+
+
+def project_billable_map(projects) -> dict[int, bool]:
+    """project id → billable, so the entry form can say what "As the project" means."""
+    return {project.id: bool(project.billable) for project in projects}

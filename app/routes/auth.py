@@ -165,7 +165,8 @@ def profile():
             try:
                 user_service.update_profile(
                     current_user, display_name=form.display_name.data, email=form.email.data,
-                    timezone=form.timezone.data,
+                    timezone=form.timezone.data, hours_format=form.hours_format.data,
+                    theme=form.theme.data,
                 )
             except ServiceError as exc:
                 attach_error(form, exc)

@@ -10,7 +10,12 @@ from ..services import catalog, entries
 from ..services import users as user_service
 from ..services.errors import ServiceError
 from ..telemetry import track_event
-from ._helpers import FORM_INVALID, attach_error, options, project_choices, task_choices, task_project_map
+from ..services.validation import AmbiguousLocalTime, parse_duration, zone
+from ..models.types import utcnow
+from ._helpers import (
+    FORM_INVALID, attach_error, options, project_billable_map, project_choices, task_choices,
+    task_project_map,
+)
 from .forms import EntryFilterForm, EntryForm
 
 bp = Blueprint("entries", __name__, url_prefix="/entries")
@@ -45,7 +50,19 @@ def list_entries():
         error_out=False,
     )
     args = {k: v for k, v in request.args.items() if k != "page"}
-    return render_template("entries/list.html", form=form, page=page, page_args=args)
+    return render_template("entries/list.html", form=form, page=page, page_args=args,
+                           back=request.full_path.rstrip("?"))
+
+
+def _back_to_list():
+    """Where to go after a change: the list as the user left it (filters, page), or the list.
+
+    Only a path under /entries is accepted, so ``next`` cannot send anyone off-site.
+    """
+    target = request.form.get("next") or request.args.get("next") or ""
+    if target.startswith("/entries") and "//" not in target and "\\" not in target:
+        return redirect(target)
+    return redirect(url_for("entries.list_entries"))
 
 
 def _entry_form(entry=None) -> tuple[EntryForm, list]:
@@ -63,18 +80,26 @@ def _entry_form(entry=None) -> tuple[EntryForm, list]:
 @login_required
 def new_entry():
     form, projects = _entry_form()
-    status = 200
-    if request.method == "POST":
+    status, ambiguous = 200, False
+    if request.method == "GET":
+        # Today, now, in the user's zone (to the minute below), so only the times need typing.
+        form.started_at.data = utcnow().astimezone(zone(current_user.timezone)).replace(
+            tzinfo=None, second=0)
+    else:
         status = FORM_INVALID
         if form.validate_on_submit() and _require_end_and_project(form):
             try:
                 entry = entries.create_entry(
                     current_user, project_id=form.project_id.data, task_id=form.task_id.data,
                     started_at=form.started_at.data, ended_at=form.ended_at.data,
+                    duration_seconds=(None if form.ended_at.data
+                                      else parse_duration(form.duration.data)),
                     notes=form.notes.data, billable=form.billable.data,
                     confirm_long=form.confirm_long.data,
+                    repeated_hour=form.repeated_hour.data or None,
                 )
             except ServiceError as exc:
+                ambiguous = isinstance(exc, AmbiguousLocalTime)
                 attach_error(form, exc)
             else:
                 track_event("time_entry.created", {
@@ -82,7 +107,7 @@ def new_entry():
                     "billable": bool(entry.billable), "entry_source": "manual"})
                 flash("Time entry added.", "success")
                 return redirect(url_for("entries.list_entries"))
-    return _render_form(form, projects, None, status)
+    return _render_form(form, projects, None, status, ambiguous)
 
 
 @bp.route("/<int:entry_id>/edit", methods=["GET", "POST"])
@@ -93,7 +118,7 @@ def edit_entry(entry_id: int):
     except ServiceError:
         abort(404)
     form, projects = _entry_form(entry)
-    status = 200
+    status, ambiguous = 200, False
     if request.method == "GET":
         _fill_form(form, entry)
     else:
@@ -105,15 +130,17 @@ def edit_entry(entry_id: int):
                     task_id=form.task_id.data, started_at=form.started_at.data,
                     ended_at=form.ended_at.data, notes=form.notes.data,
                     billable=form.billable.data, confirm_long=form.confirm_long.data,
+                    repeated_hour=form.repeated_hour.data or None,
                 )
             except ServiceError as exc:
+                ambiguous = isinstance(exc, AmbiguousLocalTime)
                 attach_error(form, exc)
             else:
                 track_event("time_entry.updated",
                             {"duration_seconds": entry.duration_seconds or 0})
                 flash("Time entry saved.", "success")
-                return redirect(url_for("entries.list_entries"))
-    return _render_form(form, projects, entry, status)
+                return _back_to_list()
+    return _render_form(form, projects, entry, status, ambiguous)
 
 
 @bp.post("/<int:entry_id>/delete")
@@ -125,7 +152,7 @@ def delete_entry(entry_id: int):
         abort(404)
     track_event("time_entry.deleted")
     flash("Time entry deleted.", "success")
-    return redirect(url_for("entries.list_entries"))
+    return _back_to_list()
 
 
 def _require_end_and_project(form: EntryForm) -> bool:
@@ -133,15 +160,13 @@ def _require_end_and_project(form: EntryForm) -> bool:
     if not form.project_id.data:
         form.project_id.errors.append("Choose a project.")
         ok = False
-    if form.ended_at.data is None:
-        form.ended_at.errors = list(form.ended_at.errors) + ["End is required."]
+    if form.ended_at.data is None and not (form.duration.data or "").strip():
+        form.ended_at.errors = list(form.ended_at.errors) + ["Enter an end or a duration."]
         ok = False
     return ok
 
 
 def _fill_form(form: EntryForm, entry) -> None:
-    from ..services.validation import zone
-
     tz = zone(current_user.timezone)
     form.project_id.data = entry.project_id
     form.task_id.data = entry.task_id or 0
@@ -151,11 +176,13 @@ def _fill_form(form: EntryForm, entry) -> None:
     form.billable.data = entry.billable
 
 
-def _render_form(form, projects, entry, status):
+def _render_form(form, projects, entry, status, ambiguous: bool = False):
     return (
         render_template(
             "entries/form.html", form=form, entry=entry, task_project=task_project_map(projects),
-            has_projects=bool(projects),
+            project_billable=project_billable_map(projects), has_projects=bool(projects),
+            ask_repeated_hour=ambiguous or bool(form.repeated_hour.data),
+            back=request.args.get("next") or "",
         ),
         status,
     )

@@ -76,13 +76,30 @@ class TimerStartForm(FlaskForm):
     notes = StringField("What are you working on?", validators=[Optional(), Length(max=5000)])
 
 
+def _billable_choice(value):
+    """The billable menu: "" = as the project, "yes", "no" → None / True / False."""
+    if isinstance(value, bool) or value is None:
+        return value
+    return {"yes": True, "no": False}.get(str(value))
+
+
+BILLABLE_CHOICES = [SelectChoice("", "As the project"), SelectChoice("yes", "Billable"),
+                    SelectChoice("no", "Not billable")]
+REPEATED_HOUR_MENU = [SelectChoice("", "— choose —"),
+                      SelectChoice("first", "The first (before the clocks go back)"),
+                      SelectChoice("second", "The second (after the clocks go back)")]
+
+
 class EntryForm(FlaskForm):
     project_id = SelectField("Project", coerce=_optional_int, validate_choice=False)
     task_id = SelectField("Task", coerce=_optional_int, validate_choice=False)
     started_at = DateTimeLocalField("Start", format=_DT, validators=[InputRequired()])
     ended_at = DateTimeLocalField("End", format=_DT, validators=[Optional()])
+    duration = StringField("or Duration", validators=[Optional(), Length(max=20)])
+    repeated_hour = SelectField("Which one?", choices=REPEATED_HOUR_MENU, validate_choice=False)
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
-    billable = BooleanField("Billable", default=True)
+    billable = SelectField("Billable", choices=BILLABLE_CHOICES, coerce=_billable_choice,
+                              validate_choice=False)
     confirm_long = BooleanField("Confirm long entry (more than 24 hours)")
 
 
@@ -126,6 +143,11 @@ class ProfileForm(FlaskForm):
     display_name = StringField("Display name", validators=[Optional(), Length(max=120)])
     email = EmailField("Email", validators=[Optional(), Length(max=255)])
     timezone = SelectField("Time zone", validate_choice=False)
+    hours_format = SelectField("Show hours as", validate_choice=False, choices=[
+        SelectChoice("hm", "h:mm (1:30)"), SelectChoice("decimal", "Decimal (1.50)")])
+    theme = SelectField("Colour scheme", validate_choice=False, choices=[
+        SelectChoice("auto", "As my device (light or dark)"), SelectChoice("light", "Light"),
+        SelectChoice("dark", "Dark")])
 
 
 class PasswordChangeForm(FlaskForm):

@@ -10,6 +10,7 @@ from ..services.errors import ServiceError
 from ..telemetry import track_event
 from ._helpers import FORM_INVALID, project_choices, task_choices, task_project_map
 from .forms import TimerStartForm
+from .template_helpers import format_duration
 
 bp = Blueprint("main", __name__)
 
@@ -79,8 +80,8 @@ def stop_timer():
         flash(exc.message, "info")
     else:
         track_event("timer.stopped", {"duration_seconds": entry.duration_seconds})
-        minutes = entry.duration_seconds // 60
-        flash(f"Timer stopped: {minutes // 60} h {minutes % 60:02d} min recorded.", "success")
+        recorded = format_duration(entry.duration_seconds, current_user.hours_format)
+        flash(f"Timer stopped: {recorded} recorded.", "success")
     return redirect(url_for("main.dashboard"))
 
 

@@ -128,11 +128,14 @@ def update_entry(
     ended_at: datetime | None,
     task_id=None,
     notes: str | None = None,
-    billable: bool = True,
+    billable: bool | None = True,
     confirm_long: bool = False,
     repeated_hour: str | None = None,
 ) -> TimeEntry:
-    """Edit an entry. A running entry keeps running unless an end is given."""
+    """Edit an entry. A running entry keeps running unless an end is given.
+
+    ``billable`` None means the (possibly new) project's setting.
+    """
     entry = get_entry_for(user, entry_id)
     project = get_project(project_id)
     if project.archived and project.id != entry.project_id:
@@ -152,7 +155,7 @@ def update_entry(
     entry.task_id = task.id if task else None
     entry.started_at, entry.ended_at, entry.duration_seconds = start, end, duration
     entry.notes = clean_notes(notes)
-    entry.billable = bool(billable)
+    entry.billable = project.billable if billable is None else bool(billable)
     db.session.commit()
     return entry
 

@@ -127,6 +127,12 @@ def parse_duration(value, field: str = "duration") -> int | None:
 REPEATED_HOUR_CHOICES = ("first", "second")
 
 
+class AmbiguousLocalTime(ValidationError):
+    """A local time that happens twice; the caller must say which (``repeated_hour``)."""
+
+    code = "ambiguous_local_time"
+
+
 def resolve_wall_time(value, tz_name: str, field: str, repeated_hour: str | None = None):
     """A naive local time in ``tz_name`` as an aware datetime, refusing what is ambiguous.
 
@@ -148,7 +154,7 @@ def resolve_wall_time(value, tz_name: str, field: str, repeated_hour: str | None
                 f"{value:%Y-%m-%d %H:%M} does not exist in {tz.key}: the clocks moved forward "
                 "that night. Enter a time before or after the change.", field)
         if repeated_hour not in REPEATED_HOUR_CHOICES:
-            raise ValidationError(
+            raise AmbiguousLocalTime(
                 f"{value:%Y-%m-%d %H:%M} happens twice in {tz.key} (the clocks went back): "
                 f"say whether you mean the first ({_offset(first)}) or the second "
                 f"({_offset(second)}).", field)

@@ -68,7 +68,7 @@ def test_manual_entry_shows_on_the_list_in_the_users_zone(user_client, make_proj
     "overrides, message",
     [
         ({"ended_at": "2026-02-03T08:00"}, "End must be after start."),
-        ({"ended_at": ""}, "End is required."),
+        ({"ended_at": ""}, "Enter an end or a duration."),
         ({"started_at": "yesterday-ish"}, "Not a valid datetime value."),
         ({"ended_at": "2026-02-05T10:00"}, "longer than 24 hours"),
         ({"project_id": "0"}, "Choose a project."),

@@ -30,9 +30,51 @@
         opt.disabled = !visible;
         if (!visible && opt.selected) taskSelect.value = "0";
       });
+      // A group whose options are all hidden would still show its header: hide it too.
+      taskSelect.querySelectorAll("optgroup").forEach(function (group) {
+        var any = Array.prototype.some.call(group.children, function (opt) { return !opt.hidden; });
+        group.hidden = !any;
+        group.disabled = !any;
+      });
     };
     projectSelect.addEventListener("change", sync);
     sync();
+  });
+
+  // "Billable: As the project" says what that means for the chosen project.
+  var billableEl = document.getElementById("project-billable-map");
+  var projectBillable = billableEl ? JSON.parse(billableEl.textContent) : {};
+  document.querySelectorAll("[data-billable-select]").forEach(function (billable) {
+    var projectSelect = billable.form && billable.form.querySelector("[data-project-select]");
+    var asProject = billable.querySelector("option[value='']");
+    if (!projectSelect || !asProject) return;
+    var label = function () {
+      var known = projectBillable[projectSelect.value];
+      asProject.textContent = "As the project" +
+        (known === undefined ? "" : known ? " (billable)" : " (not billable)");
+    };
+    projectSelect.addEventListener("change", label);
+    label();
+  });
+
+  // Time zone menus: preselect the browser's zone on a fresh form (setup, new user), or
+  // offer it next to a saved one (profile). The server's value stays without JavaScript.
+  var browserZone = "";
+  try { browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { /* old browser */ }
+  document.querySelectorAll("select[data-browser-timezone]").forEach(function (select) {
+    var has = Array.prototype.some.call(select.options, function (o) { return o.value === browserZone; });
+    if (!browserZone || !has || select.value === browserZone) return;
+    var mode = select.dataset.browserTimezone;
+    if (mode === "preselect") {
+      select.value = browserZone;
+    } else if (mode === "suggest") {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "btn btn-sm";
+      button.textContent = "Use this device's zone (" + browserZone + ")";
+      button.addEventListener("click", function () { select.value = browserZone; button.remove(); });
+      select.insertAdjacentElement("afterend", button);
+    }
   });
 
   // Disable submit buttons after the first click (the server is the real guard).
