@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from flask import Blueprint, abort, flash, render_template, request
+from flask import Blueprint, abort, render_template, request
 from flask_login import current_user, login_required
 
 from ..services import catalog, exports, reports
@@ -67,22 +67,24 @@ def index():
     group_by = request.args.get("group_by") or "project"
     if group_by not in reports.GROUPINGS:
         group_by = "project"
+    error = None
     try:
         report = reports.summary(current_user, filters, group_by)
     except ServiceError as exc:
-        flash(exc.message, "error")
-        filters, preset = reports.ReportFilters(*reports.this_week(current_user)), "this_week"
-        report = reports.summary(current_user, filters, group_by)
+        # The user's range stays in the form, with the error next to it; no other
+        # period is shown in its place.
+        report, error = None, exc
+    else:
+        track_event("report.viewed", {"period_days": (report.end - report.start).days + 1,
+                                      "row_count": len(report.rows)})
     projects = catalog.list_projects(include_archived=True)
-    track_event("report.viewed", {"period_days": (report.end - report.start).days + 1,
-                                  "row_count": len(report.rows)})
     return render_template(
-        "reports/index.html", report=report, filters=filters, preset=preset, presets=PRESETS,
-        group_by=group_by, group_labels=GROUP_LABELS, projects=projects,
+        "reports/index.html", report=report, error=error, filters=filters, preset=preset,
+        presets=PRESETS, group_by=group_by, group_labels=GROUP_LABELS, projects=projects,
         clients=catalog.list_clients(include_archived=True),
         users=user_service.list_users() if current_user.is_admin else [],
         currency=get_settings().currency,
-        export_args=_export_args(filters),
+        export_args=_export_args(filters) if report is not None else None,
     )
 
 
@@ -100,7 +102,7 @@ def export_csv():
     except ServiceError:
         abort(400)
     track_event("export.csv")
-    return csv_response(chunks)
+    return csv_response(chunks, exports.csv_filename(filters.start, filters.end))
 
 
 def _export_args(filters: reports.ReportFilters) -> dict:

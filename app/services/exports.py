@@ -30,6 +30,23 @@ BATCH_ROWS = 1000
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+def csv_filename(start, end) -> str:
+    """The download's name carries its range: ``time-entries_2026-03-02_2026-03-08.csv``.
+
+    Open ends read ``from``/``until``; no dates at all is ``time-entries_all.csv``.
+    Dates are ISO, so the name sorts and never needs quoting.
+    """
+    if start and end:
+        span = f"{start.isoformat()}_{end.isoformat()}"
+    elif start:
+        span = f"from_{start.isoformat()}"
+    elif end:
+        span = f"until_{end.isoformat()}"
+    else:
+        span = "all"
+    return f"time-entries_{span}.csv"
+
+
 def neutralise(value: str) -> str:
     """Prefix a cell a spreadsheet would run as a formula with an apostrophe (OWASP)."""
     if value and value.startswith(_FORMULA_STARTS):

@@ -101,15 +101,16 @@ def delete_entry(entry_id: int):
 
 @bp.get("/time-entries/export.csv")
 def export_entries():
-    rows = exports.csv_chunks(api_user(), _report_filters())
+    filters = _report_filters()
+    rows = exports.csv_chunks(api_user(), filters)
     track_event("export.csv", source="api", user_id=api_user().id)
-    return csv_response(rows)
+    return csv_response(rows, exports.csv_filename(filters.start, filters.end))
 
 
-def csv_response(chunks) -> Response:
+def csv_response(chunks, filename: str = "time-entries.csv") -> Response:
     """A streamed CSV download (the web export uses it too)."""
     response = Response(stream_with_context(chunks), mimetype="text/csv")
-    response.headers["Content-Disposition"] = 'attachment; filename="time-entries.csv"'
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "no-store"
     return response
 
