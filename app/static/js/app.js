@@ -2,6 +2,33 @@
 (function () {
   "use strict";
 
+  // The narrow-screen menu: one button folds and unfolds the navigation.
+  var navToggle = document.querySelector(".nav-toggle");
+  if (navToggle) {
+    navToggle.addEventListener("click", function () {
+      var bar = navToggle.closest(".topbar");
+      var open = !bar.classList.contains("is-open");
+      bar.classList.toggle("is-open", open);
+      navToggle.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  }
+
+  // Narrow screens show each table row as a card: label every cell with its column heading.
+  document.querySelectorAll("table.table").forEach(function (table) {
+    var headings = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+      return th.textContent.trim();
+    });
+    table.querySelectorAll("tbody tr, tfoot tr").forEach(function (row) {
+      var column = 0;
+      Array.prototype.forEach.call(row.children, function (cell) {
+        if (!cell.hasAttribute("data-label") && headings[column]) {
+          cell.setAttribute("data-label", headings[column]);
+        }
+        column += cell.colSpan || 1;
+      });
+    });
+  });
+
   // Live clock for the running timer (the server's value is the fallback).
   var clock = document.getElementById("timer-clock");
   if (clock) {
