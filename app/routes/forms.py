@@ -74,6 +74,17 @@ class TimerStartForm(FlaskForm):
     project_id = SelectField("Project", coerce=_optional_int, validate_choice=False)
     task_id = SelectField("Task", coerce=_optional_int, validate_choice=False)
     notes = StringField("What are you working on?", validators=[Optional(), Length(max=5000)])
+    # Sent by the "Switch" button: stop the running timer and start this one.
+    switch = BooleanField("Switch", default=False)
+
+
+class RunningTimerForm(FlaskForm):
+    """Corrections to the running timer, on the dashboard."""
+
+    project_id = SelectField("Project", coerce=_optional_int, validate_choice=False)
+    task_id = SelectField("Task", coerce=_optional_int, validate_choice=False)
+    started_at = DateTimeLocalField("Started at", format=_DT, validators=[InputRequired()])
+    notes = StringField("Notes", validators=[Optional(), Length(max=5000)])
 
 
 def _billable_choice(value):

@@ -240,3 +240,21 @@ def test_export_csv_streams_the_filtered_entries(user_api, catalog_ids):
         user_api.get("/api/v1/time-entries/export.csv").get_data(as_text=True))))
     assert [r["notes"] for r in everything] == ["'=HYPERLINK(1)", 'say "hi", then\nleave']
     assert user_api.get("/api/v1/time-entries/export.csv?user_id=1").status_code == 403
+
+
+def test_timer_switch_is_opt_in_and_stops_the_running_one(user_api, catalog_ids):
+    first = user_api.post("/api/v1/timer/start", json={"project_id": catalog_ids["project_id"]})
+    assert first.status_code == 201
+    refused = user_api.post("/api/v1/timer/start", json={"project_id": catalog_ids["project_id"],
+                                                         "switch": False})
+    assert refused.status_code == 409 and error_of(refused)["code"] == "timer_running"
+    switched = user_api.post("/api/v1/timer/start", json={"project_id": catalog_ids["project_id"],
+                                                          "notes": "next", "switch": True})
+    assert switched.status_code == 201
+    body = switched.get_json()
+    assert body["running"] and body["notes"] == "next" and body["id"] != first.get_json()["id"]
+    old = user_api.get(f"/api/v1/time-entries/{first.get_json()['id']}").get_json()
+    assert old["running"] is False and old["ended_at"] == body["started_at"]
+    bad = user_api.post("/api/v1/timer/start", json={"project_id": catalog_ids["project_id"],
+                                                     "switch": "yes"})
+    assert bad.status_code == 400 and error_of(bad)["field"] == "switch"

@@ -20,7 +20,7 @@ ENTRY_FIELDS = {"project_id": ("integer", True), "task_id": ("integer?", False),
 ENTRY_PATCH_FIELDS = {**{name: (kind, False) for name, (kind, _r) in ENTRY_FIELDS.items()},
                       "ended_at": ("datetime?", False)}
 TIMER_START_FIELDS = {"project_id": ("integer", True), "task_id": ("integer?", False),
-                      "notes": ("string?", False)}
+                      "notes": ("string?", False), "switch": ("boolean", False)}
 
 
 @bp.get("/me")
@@ -128,7 +128,8 @@ def get_timer():
 def start_timer():
     data = json_body(TIMER_START_FIELDS)
     entry = timer.start_timer(api_user(), project_id=data["project_id"],
-                              task_id=data.get("task_id"), notes=data.get("notes"))
+                              task_id=data.get("task_id"), notes=data.get("notes"),
+                              switch=data.get("switch", False))
     track_event("timer.started", {"has_task": entry.task_id is not None}, source="api",
                 user_id=entry.user_id)
     return jsonify(entry_json(entry)), 201

@@ -107,6 +107,8 @@ SCHEMAS["TimeEntryInput"] = _obj({
 SCHEMAS["TimerStart"] = _obj({
     "project_id": {"type": "integer"}, "task_id": {"type": ["integer", "null"]},
     "notes": {"type": ["string", "null"]},
+    "switch": {"type": "boolean", "default": False,
+               "description": "If a timer runs: stop it and start this one (otherwise 409)."},
 }, ["project_id"])
 
 

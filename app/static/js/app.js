@@ -107,7 +107,11 @@
   // Disable submit buttons after the first click (the server is the real guard).
   document.querySelectorAll("form[data-once]").forEach(function (form) {
     form.addEventListener("submit", function () {
-      form.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = true; });
+      // After this tick: a button disabled during the submit event would drop its own
+      // name=value from the data sent.
+      setTimeout(function () {
+        form.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = true; });
+      }, 0);
     });
   });
 
