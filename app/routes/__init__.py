@@ -18,10 +18,10 @@ ERROR_PAGES = {
 
 def register_blueprints(app: Flask) -> None:
     from . import (admin, admin_telemetry, api, auth, catalog, entries, health, main, reports,
-                   setup, tokens)
+                   setup, timesheet, tokens)
 
-    for module in (health, setup, auth, main, entries, catalog, admin, admin_telemetry, reports,
-                   tokens, api):
+    for module in (health, setup, auth, main, entries, timesheet, catalog, admin, admin_telemetry,
+                   reports, tokens, api):
         app.register_blueprint(module.bp)
     _register_error_pages(app)
 

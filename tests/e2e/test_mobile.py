@@ -99,7 +99,7 @@ def test_every_page_fits_390px_with_every_column_visible(live_server, browser):
 
         day = ids["day"].isoformat()
         pages = [
-            "/", "/entries", "/entries/new", f"/entries/{ids['entry']}/edit",
+            "/", "/entries", "/entries/new", f"/entries/{ids['entry']}/edit", "/timesheet",
             "/projects", f"/projects/{ids['project']}", "/projects/new",
             f"/projects/{ids['project']}/edit", f"/tasks/{ids['task']}/edit", "/clients",
             "/clients/new", f"/clients/{ids['client']}/edit",

@@ -104,6 +104,55 @@
     }
   });
 
+  // Timesheet: arrow keys move between cells (Tab already does); totals follow what is typed.
+  var sheet = document.getElementById("timesheet");
+  if (sheet) {
+    var cells = function () { return Array.prototype.slice.call(sheet.querySelectorAll("input.cell")); };
+    var parse = function (text) {
+      var t = String(text || "").trim().toLowerCase().replace(",", ".");
+      var m;
+      if (!t) return 0;
+      if ((m = t.match(/^(\d{1,3}):([0-5]\d)$/))) return m[1] * 3600 + m[2] * 60;
+      if ((m = t.match(/^(\d{1,3})\s*h\s*(\d{1,2})\s*(?:m(?:in)?)?$/))) return m[1] * 3600 + m[2] * 60;
+      if ((m = t.match(/^(\d{1,5})\s*m(?:in)?$/))) return m[1] * 60;
+      if ((m = t.match(/^(\d{1,3}(?:\.\d{1,2})?)h?$/))) return Math.round(parseFloat(m[1]) * 3600);
+      return NaN;
+    };
+    var decimal = document.documentElement.dataset.hours === "decimal";
+    var show = function (s) {
+      if (decimal) return (s / 3600).toFixed(2);
+      return Math.floor(s / 3600) + ":" + String(Math.floor((s % 3600) / 60)).padStart(2, "0");
+    };
+    var recount = function () {
+      var days = [0, 0, 0, 0, 0, 0, 0], week = 0;
+      sheet.querySelectorAll("tbody tr").forEach(function (row) {
+        var total = 0;
+        row.querySelectorAll("input.cell").forEach(function (input) {
+          var s = parse(input.value);
+          input.classList.toggle("is-unreadable", isNaN(s));
+          if (!isNaN(s)) { total += s; days[+input.dataset.col] += s; }
+        });
+        row.querySelector(".row-total").textContent = show(total);
+        week += total;
+      });
+      sheet.querySelectorAll(".day-total").forEach(function (td, i) { td.textContent = show(days[i]); });
+      document.getElementById("week-total").textContent = show(week);
+    };
+    sheet.addEventListener("input", recount);
+    sheet.addEventListener("keydown", function (event) {
+      var input = event.target;
+      if (!input.classList || !input.classList.contains("cell")) return;
+      var all = cells(), index = all.indexOf(input), perRow = 7, target = null;
+      var atStart = input.selectionStart === 0 && input.selectionEnd === 0;
+      var atEnd = input.selectionStart === input.value.length;
+      if (event.key === "ArrowDown") target = all[index + perRow];
+      else if (event.key === "ArrowUp") target = all[index - perRow];
+      else if (event.key === "ArrowRight" && atEnd) target = all[index + 1];
+      else if (event.key === "ArrowLeft" && atStart) target = all[index - 1];
+      if (target) { event.preventDefault(); target.focus(); target.select(); }
+    });
+  }
+
   // Disable submit buttons after the first click (the server is the real guard).
   document.querySelectorAll("form[data-once]").forEach(function (form) {
     form.addEventListener("submit", function () {
