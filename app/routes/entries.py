@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 
 from ..extensions import db
-from ..services import catalog, entries
+from ..services import catalog, entries, tags as tag_service
 from ..services import users as user_service
 from ..services.errors import ServiceError
 from ..telemetry import track_event
@@ -36,6 +36,7 @@ def list_entries():
         form.user_id.choices = options(
             ((u.id, u.label) for u in user_service.list_users()), "All users"
         )
+    form.tag_id.choices = options(((t.id, t.name) for t in tag_service.list_tags()), "All tags")
     if not form.validate():
         flash("Some filters were not understood and were ignored.", "error")
     filters = entries.EntryFilters(
@@ -44,6 +45,7 @@ def list_entries():
         project_id=form.project_id.data,
         client_id=form.client_id.data,
         user_id=form.user_id.data if current_user.is_admin else None,
+        tag_id=form.tag_id.data,
     )
     page = db.paginate(
         entries.filtered_entries_query(current_user, filters), per_page=PER_PAGE, max_per_page=100,
@@ -96,7 +98,7 @@ def new_entry():
                                       else parse_duration(form.duration.data)),
                     notes=form.notes.data, billable=form.billable.data,
                     confirm_long=form.confirm_long.data,
-                    repeated_hour=form.repeated_hour.data or None,
+                    repeated_hour=form.repeated_hour.data or None, tags=form.tags.data or "",
                 )
             except ServiceError as exc:
                 ambiguous = isinstance(exc, AmbiguousLocalTime)
@@ -130,7 +132,7 @@ def edit_entry(entry_id: int):
                     task_id=form.task_id.data, started_at=form.started_at.data,
                     ended_at=form.ended_at.data, notes=form.notes.data,
                     billable=form.billable.data, confirm_long=form.confirm_long.data,
-                    repeated_hour=form.repeated_hour.data or None,
+                    repeated_hour=form.repeated_hour.data or None, tags=form.tags.data or "",
                 )
             except ServiceError as exc:
                 ambiguous = isinstance(exc, AmbiguousLocalTime)
@@ -174,6 +176,7 @@ def _fill_form(form: EntryForm, entry) -> None:
     form.ended_at.data = entry.ended_at.astimezone(tz).replace(tzinfo=None) if entry.ended_at else None
     form.notes.data = entry.notes
     form.billable.data = entry.billable
+    form.tags.data = ", ".join(tag.name for tag in entry.tags)
 
 
 def _render_form(form, projects, entry, status, ambiguous: bool = False):
@@ -181,6 +184,7 @@ def _render_form(form, projects, entry, status, ambiguous: bool = False):
         render_template(
             "entries/form.html", form=form, entry=entry, task_project=task_project_map(projects),
             project_billable=project_billable_map(projects), has_projects=bool(projects),
+            known_tags=tag_service.list_tags(),
             ask_repeated_hour=ambiguous or bool(form.repeated_hour.data),
             back=request.args.get("next") or "",
         ),

@@ -109,6 +109,7 @@ class EntryForm(FlaskForm):
     duration = StringField("or Duration", validators=[Optional(), Length(max=20)])
     repeated_hour = SelectField("Which one?", choices=REPEATED_HOUR_MENU, validate_choice=False)
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
+    tags = StringField("Tags", validators=[Optional(), Length(max=1200)])
     billable = SelectField("Billable", choices=BILLABLE_CHOICES, coerce=_billable_choice,
                               validate_choice=False)
     confirm_long = BooleanField("Confirm long entry (more than 24 hours)")
@@ -123,6 +124,7 @@ class EntryFilterForm(FlaskForm):
     project_id = SelectField("Project", coerce=_optional_int, validate_choice=False)
     client_id = SelectField("Client", coerce=_optional_int, validate_choice=False)
     user_id = SelectField("User", coerce=_optional_int, validate_choice=False)
+    tag_id = SelectField("Tag", coerce=_optional_int, validate_choice=False)
 
 
 class UserCreateForm(FlaskForm):

@@ -8,6 +8,7 @@ from flask import Blueprint, abort, render_template, request
 from flask_login import current_user, login_required
 
 from ..services import catalog, exports, reports
+from ..services import tags as tag_service
 from ..services import users as user_service
 from ..services.errors import ServiceError
 from ..services.settings import get_settings
@@ -20,7 +21,7 @@ bp = Blueprint("reports", __name__, url_prefix="/reports")
 PRESETS = {"this_week": "This week", "last_week": "Last week", "this_month": "This month",
            "last_month": "Last month", "custom": "Custom"}
 GROUP_LABELS = {"project": "Project", "client": "Client", "task": "Task", "user": "User",
-                "day": "Day"}
+                "day": "Day", "tag": "Tag"}
 
 
 def _int(name: str) -> int | None:
@@ -40,7 +41,7 @@ def _entry_filters(start: date | None, end: date | None) -> reports.ReportFilter
     return reports.ReportFilters(
         start=start, end=end, client_id=_int("client_id"), project_id=_int("project_id"),
         task_id=_int("task_id"), user_id=_int("user_id") if current_user.is_admin else None,
-        billable=billable,
+        billable=billable, tag_id=_int("tag_id"),
     )
 
 
@@ -81,7 +82,7 @@ def index():
     return render_template(
         "reports/index.html", report=report, error=error, filters=filters, preset=preset,
         presets=PRESETS, group_by=group_by, group_labels=GROUP_LABELS, projects=projects,
-        clients=catalog.list_clients(include_archived=True),
+        clients=catalog.list_clients(include_archived=True), tags=tag_service.list_tags(),
         users=user_service.list_users() if current_user.is_admin else [],
         currency=get_settings().currency,
         export_args=_export_args(filters) if report is not None else None,
@@ -107,7 +108,7 @@ def export_csv():
 
 def _export_args(filters: reports.ReportFilters) -> dict:
     args = {"start": filters.start.isoformat(), "end": filters.end.isoformat()}
-    for name in ("client_id", "project_id", "task_id", "user_id"):
+    for name in ("client_id", "project_id", "task_id", "user_id", "tag_id"):
         if getattr(filters, name):
             args[name] = getattr(filters, name)
     if filters.billable is not None:

@@ -9,11 +9,12 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
-from ..models import SOURCE_MANUAL, Project, TimeEntry, User
+from ..models import SOURCE_MANUAL, Project, TimeEntry, User, time_entry_tags
 from ..models.types import utcnow
 from ..observability import metrics
 from .catalog import get_bookable_project, get_project, resolve_task
 from .errors import NotFound, ValidationError
+from .tags import resolve_tags
 from .validation import resolve_wall_time, zone
 
 MAX_NOTES_LENGTH = 5000
@@ -79,12 +80,14 @@ def create_entry(
     confirm_long: bool = False,
     duration_seconds: int | None = None,
     repeated_hour: str | None = None,
+    tags=None,
 ) -> TimeEntry:
     """Create a finished entry. Naive datetimes are read in the user's time zone.
 
     The end is ``ended_at``, or ``started_at + duration_seconds`` when no end is
     given (elapsed time, so an entry across a DST change lasts what was typed).
-    ``billable`` None means the project's setting.
+    ``billable`` None means the project's setting. ``tags``: names (a list or a
+    comma-separated string); new ones are created.
     """
     project = get_bookable_project(project_id)
     task = resolve_task(project, task_id)
@@ -102,6 +105,7 @@ def create_entry(
         billable=project.billable if billable is None else bool(billable),
         source=SOURCE_MANUAL,
     )
+    entry.tags = resolve_tags(tags)
     db.session.add(entry)
     db.session.commit()
     metrics.time_entry_created(SOURCE_MANUAL)
@@ -131,10 +135,12 @@ def update_entry(
     billable: bool | None = True,
     confirm_long: bool = False,
     repeated_hour: str | None = None,
+    tags=None,
 ) -> TimeEntry:
     """Edit an entry. A running entry keeps running unless an end is given.
 
-    ``billable`` None means the (possibly new) project's setting.
+    ``billable`` None means the (possibly new) project's setting; ``tags`` None keeps
+    the entry's tags, a list (or comma-separated string) replaces them.
     """
     entry = get_entry_for(user, entry_id)
     project = get_project(project_id)
@@ -156,6 +162,8 @@ def update_entry(
     entry.started_at, entry.ended_at, entry.duration_seconds = start, end, duration
     entry.notes = clean_notes(notes)
     entry.billable = project.billable if billable is None else bool(billable)
+    if tags is not None:
+        entry.tags = resolve_tags(tags)
     db.session.commit()
     return entry
 
@@ -175,6 +183,7 @@ class EntryFilters:
     project_id: int | None = None
     client_id: int | None = None
     user_id: int | None = None
+    tag_id: int | None = None
 
 
 def filtered_entries_query(viewer: User, filters: EntryFilters):
@@ -202,6 +211,9 @@ def filtered_entries_query(viewer: User, filters: EntryFilters):
         query = query.join(Project, Project.id == TimeEntry.project_id).where(
             Project.client_id == filters.client_id
         )
+    if filters.tag_id:
+        query = query.where(TimeEntry.id.in_(
+            select(time_entry_tags.c.entry_id).where(time_entry_tags.c.tag_id == filters.tag_id)))
     return query.order_by(TimeEntry.started_at.desc(), TimeEntry.id.desc())
 
 

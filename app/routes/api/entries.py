@@ -6,17 +6,18 @@ from flask import Response, jsonify, request, stream_with_context
 
 from ...services import entries as entry_service
 from ...services import exports, reports, timer
+from ...services import tags as tag_service
 from ...services.settings import get_settings
 from ...telemetry import track_event
 from ._core import (
     ApiError, api_user, bool_arg, bp, date_arg, int_arg, json_body, page_body, paginate,
 )
-from .serializers import entry_json, report_json, user_json
+from .serializers import entry_json, report_json, tag_json, user_json
 
 ENTRY_FIELDS = {"project_id": ("integer", True), "task_id": ("integer?", False),
                 "started_at": ("datetime", True), "ended_at": ("datetime", True),
                 "notes": ("string?", False), "billable": ("boolean", False),
-                "confirm_long": ("boolean", False)}
+                "confirm_long": ("boolean", False), "tags": ("strings", False)}
 ENTRY_PATCH_FIELDS = {**{name: (kind, False) for name, (kind, _r) in ENTRY_FIELDS.items()},
                       "ended_at": ("datetime?", False)}
 TIMER_START_FIELDS = {"project_id": ("integer", True), "task_id": ("integer?", False),
@@ -32,7 +33,7 @@ def _report_filters() -> reports.ReportFilters:
     return reports.ReportFilters(
         start=date_arg("start"), end=date_arg("end"), client_id=int_arg("client_id"),
         project_id=int_arg("project_id"), task_id=int_arg("task_id"),
-        user_id=int_arg("user_id"), billable=bool_arg("billable"),
+        user_id=int_arg("user_id"), billable=bool_arg("billable"), tag_id=int_arg("tag_id"),
     )
 
 
@@ -47,7 +48,7 @@ def list_entries():
         raise ApiError(403, "Only admins can list other users' entries.", "forbidden", "user_id")
     filters = entry_service.EntryFilters(
         start=date_arg("start"), end=date_arg("end"), project_id=int_arg("project_id"),
-        client_id=int_arg("client_id"), user_id=user_id,
+        client_id=int_arg("client_id"), user_id=user_id, tag_id=int_arg("tag_id"),
     )
     query = entry_service.filtered_entries_query(user, filters)
     return jsonify(page_body(paginate(query), entry_json))
@@ -60,6 +61,7 @@ def create_entry():
         api_user(), project_id=data["project_id"], task_id=data.get("task_id"),
         started_at=data["started_at"], ended_at=data["ended_at"], notes=data.get("notes"),
         billable=data.get("billable"), confirm_long=data.get("confirm_long", False),
+        tags=data.get("tags", []),
     )
     track_event("time_entry.created", {"duration_seconds": entry.duration_seconds or 0,
                                        "billable": bool(entry.billable), "entry_source": "manual"},
@@ -85,7 +87,7 @@ def update_entry(entry_id: int):
         started_at=data.get("started_at", entry.started_at),
         ended_at=data.get("ended_at", entry.ended_at), notes=data.get("notes", entry.notes),
         billable=data.get("billable", entry.billable),
-        confirm_long=data.get("confirm_long", False),
+        confirm_long=data.get("confirm_long", False), tags=data.get("tags"),
     )
     track_event("time_entry.updated", {"duration_seconds": entry.duration_seconds or 0},
                 source="api", user_id=user.id)
@@ -113,6 +115,15 @@ def csv_response(chunks, filename: str = "time-entries.csv") -> Response:
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+# -- tags ------------------------------------------------------------------------
+
+
+@bp.get("/tags")
+def list_tags():
+    """Every tag, by name (tags are shared; new ones are created by naming them on an entry)."""
+    return jsonify([tag_json(tag) for tag in tag_service.list_tags()])
 
 
 # -- timer -----------------------------------------------------------------------
