@@ -24,7 +24,13 @@ run: migrate
 system-deps:
 	bash scripts/install-system-deps.sh
 
-test: $(VENV)/.installed system-deps
+# axe-core for the accessibility tests, from the committed lock file; test-only, never shipped.
+AXE := tests/e2e/axe/node_modules/axe-core/axe.min.js
+$(AXE): tests/e2e/axe/package-lock.json | system-deps
+	npm ci --prefix tests/e2e/axe --no-audit --no-fund
+	touch $@
+
+test: $(VENV)/.installed system-deps $(AXE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The five scenarios of docs/performance.md; writes bench/results/latest.{md,json}.

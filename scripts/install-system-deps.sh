@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real components the test suite or the benchmarks drive, when missing.
 #   scripts/install-system-deps.sh          tests: headless Chromium, the Prometheus server
-#                                           and promtool, docker-compose
+#                                           and promtool, docker-compose, npm (for axe-core)
 #   scripts/install-system-deps.sh bench    benchmarks: wrk (PostgreSQL is expected running)
 # Needs root and apt; elsewhere it says what to install.
 set -euo pipefail
@@ -15,6 +15,8 @@ else
   # Validates the compose files without a Docker engine (tests/deploy/); v1.29 from Debian.
   # --no-install-recommends below keeps it from pulling in docker.io.
   command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+  # npm installs axe-core for the accessibility tests (tests/e2e/axe/, `npm ci`).
+  command -v npm >/dev/null 2>&1 || need+=(npm)
 fi
 
 if [ ${#need[@]} -eq 0 ]; then

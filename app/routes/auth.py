@@ -153,6 +153,17 @@ def oidc_callback():
     return redirect(url_for("main.dashboard"))
 
 
+NEXT_THEME = {"auto": "dark", "dark": "light", "light": "auto"}
+
+
+@bp.post("/profile/theme")
+@login_required
+def cycle_theme():
+    """The top bar's colour-scheme button: auto → dark → light → auto, kept per user."""
+    user_service.set_theme(current_user, NEXT_THEME.get(current_user.theme, "auto"))
+    return redirect(_safe_next(request.form.get("next")) or url_for("main.dashboard"))
+
+
 @bp.route("/profile", methods=["GET", "POST"])
 @login_required
 def profile():

@@ -153,6 +153,37 @@
     });
   }
 
+  // Keyboard shortcuts on the dashboard's timer; "?" lists them. Ignored while typing.
+  // TODO(flag): the lead gates this on timer_keyboard_shortcuts at merge (app/telemetry/flags.py).
+  var timerCard = document.querySelector("[data-shortcuts]");
+  var shortcuts = document.getElementById("shortcuts");
+  if (timerCard && shortcuts) {
+    document.addEventListener("keydown", function (event) {
+      if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+      var target = event.target;
+      var typing = target && (target.isContentEditable ||
+        /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+      if (typing || shortcuts.open) return;
+      var key = event.key;
+      if (key === "?") {
+        event.preventDefault();
+        shortcuts.showModal();
+      } else if (key === "s") {
+        var button = document.getElementById("stop-timer") || document.getElementById("start-timer");
+        if (button) { event.preventDefault(); button.click(); }
+      } else if (key === "n") {
+        var notes = document.getElementById("timer-notes");
+        if (notes) { event.preventDefault(); notes.focus(); }
+      } else if (key === "e") {
+        event.preventDefault();
+        window.location.assign(timerCard.dataset.shortcuts);
+      } else if (key === "t") {
+        event.preventDefault();
+        window.location.assign(timerCard.dataset.timesheet);
+      }
+    });
+  }
+
   // Disable submit buttons after the first click (the server is the real guard).
   document.querySelectorAll("form[data-once]").forEach(function (form) {
     form.addEventListener("submit", function () {
