@@ -10,6 +10,14 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "browser-pass-123"
+VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+
+
+@pytest.fixture(params=sorted(VIEWPORTS))
+def page(request, page):
+    """Every flow here runs at desktop width and at 390 px."""
+    page.set_viewport_size(VIEWPORTS[request.param])
+    return page
 
 
 def _seed(app, *, timezone_name="UTC"):
@@ -246,12 +254,12 @@ def test_a_reversed_report_range_keeps_the_dates_and_shows_the_error(live_server
     _seed(app)
     _sign_in(page, base)
     page.goto(base + "/reports")
-    page.get_by_label("From").fill("2026-03-10")
-    page.get_by_label("To").fill("2026-03-01")
+    page.get_by_label("From", exact=True).fill("2026-03-10")
+    page.get_by_label("To", exact=True).fill("2026-03-01")
     page.get_by_role("button", name="Show").click()
     expect(page.locator("#range-error")).to_have_text("end must not be before start.")
-    expect(page.get_by_label("From")).to_have_value("2026-03-10")
-    expect(page.get_by_label("To")).to_have_value("2026-03-01")
+    expect(page.get_by_label("From", exact=True)).to_have_value("2026-03-10")
+    expect(page.get_by_label("To", exact=True)).to_have_value("2026-03-01")
     expect(page.locator("#report-chart")).to_have_count(0)
 
 
