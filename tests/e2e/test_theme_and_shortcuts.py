@@ -32,10 +32,6 @@ def _sign_in(page, base):
     expect(page.get_by_role("heading", name=re.compile("Hello"))).to_be_visible()
 
 
-def _background(page):
-    return page.evaluate("getComputedStyle(document.body).backgroundColor")
-
-
 @pytest.mark.parametrize("width", [1280, 390])
 def test_dark_mode_follows_the_device_and_the_users_choice_is_kept(live_server, browser, width):
     from playwright.sync_api import expect
@@ -49,7 +45,7 @@ def test_dark_mode_follows_the_device_and_the_users_choice_is_kept(live_server, 
     page = context.new_page()
     try:
         _sign_in(page, base)
-        assert _background(page) == DARK_BG  # "auto" follows the device
+        expect(page.locator("body")).to_have_css("background-color", DARK_BG)  # auto: the device
         if width < 760:
             page.get_by_role("button", name="Menu").click()
         toggle = page.locator("#theme-toggle")
@@ -60,7 +56,7 @@ def test_dark_mode_follows_the_device_and_the_users_choice_is_kept(live_server, 
             page.get_by_role("button", name="Menu").click()
         page.locator("#theme-toggle").click()  # dark → light: now against the device
         expect(page.locator("#theme-toggle")).to_have_text("◐ Light")
-        assert _background(page) == LIGHT_BG
+        expect(page.locator("body")).to_have_css("background-color", LIGHT_BG)
         with app.app_context():
             assert db.session.query(User).one().theme == "light"
         page.screenshot(path=_shot(f"light-over-dark-device-{width}"), full_page=True)
@@ -76,7 +72,7 @@ def test_dark_mode_follows_the_device_and_the_users_choice_is_kept(live_server, 
     page = context.new_page()
     try:
         _sign_in(page, base)
-        assert _background(page) == DARK_BG
+        expect(page.locator("body")).to_have_css("background-color", DARK_BG)
         page.screenshot(path=_shot(f"dark-{width}"), full_page=True)
     finally:
         context.close()
