@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := app
 
-.PHONY: run test migrate system-deps clean bench
+.PHONY: run test migrate system-deps clean bench screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,11 +24,21 @@ run: migrate
 system-deps:
 	bash scripts/install-system-deps.sh
 
-test: $(VENV)/.installed system-deps
+# axe-core for the accessibility tests, from the committed lock file; test-only, never shipped.
+AXE := tests/e2e/axe/node_modules/axe-core/axe.min.js
+$(AXE): tests/e2e/axe/package-lock.json | system-deps
+	npm ci --prefix tests/e2e/axe --no-audit --no-fund
+	touch $@
+
+test: $(VENV)/.installed system-deps $(AXE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The five scenarios of docs/performance.md; writes bench/results/latest.{md,json}.
 # BENCH_ARGS=--quick for a smoke run, or e.g. BENCH_ARGS="--only 3".
+# The README's dashboard picture, taken by the browser test that checks it.
+screenshots: $(VENV)/.installed system-deps
+	TT_UPDATE_DOCS_IMAGES=1 $(BIN)/python -m pytest -q tests/e2e/test_readme_screenshot.py
+
 bench: $(VENV)/.installed
 	bash scripts/install-system-deps.sh bench
 	$(BIN)/python -m bench.run $(BENCH_ARGS)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real components the test suite or the benchmarks drive, when missing.
 #   scripts/install-system-deps.sh          tests: headless Chromium, the Prometheus server
-#                                           and promtool, docker-compose, LibreOffice Calc
+#                                           and promtool, docker-compose, LibreOffice Calc,
+#                                           npm (for axe-core)
 #   scripts/install-system-deps.sh bench    benchmarks: wrk (PostgreSQL is expected running)
 # Needs root and apt; elsewhere it says what to install.
 set -euo pipefail
@@ -17,6 +18,8 @@ else
   command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
   # Opens the CSV export headless to prove a cell is text, not a formula (tests/security/).
   command -v soffice >/dev/null 2>&1 || need+=(libreoffice-calc-nogui)
+  # npm installs axe-core for the accessibility tests (tests/e2e/axe/, `npm ci`).
+  command -v npm >/dev/null 2>&1 || need+=(npm)
 fi
 
 if [ ${#need[@]} -eq 0 ]; then

@@ -104,8 +104,8 @@ def postgres_url(tmp_path_factory):
 
 
 _RESET_PG = """
-TRUNCATE time_entries, tasks, projects, clients, users, settings, instance_secrets
-    RESTART IDENTITY CASCADE;
+TRUNCATE time_entry_tags, tags, time_entries, tasks, projects, clients, users, settings,
+    instance_secrets RESTART IDENTITY CASCADE;
 INSERT INTO settings (id, company_name, default_timezone, currency, updated_at)
 VALUES (1, 'TimeTracker', 'UTC', 'EUR', now() AT TIME ZONE 'utc');
 """
@@ -263,6 +263,18 @@ def make_project(ready_app):
     return make
 
 
+def form_refused(response, message: str) -> bool:
+    """A web form re-rendered with its error: 200 (docs/development.md) and the message shown."""
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200, response.status_code
+    assert message in body, f"{message!r} not on the page"
+    return True
+
+
+def login_refused(response) -> bool:
+    return form_refused(response, "Invalid username or password.")
+
+
 def count_rows(app, model) -> int:
     from sqlalchemy import func, select
 
@@ -270,4 +282,5 @@ def count_rows(app, model) -> int:
         return db.session.scalar(select(func.count()).select_from(model))
 
 
-__all__ = ["count_rows", "login", "require_or_skip", "reset_postgres", "text"]
+__all__ = ["count_rows", "form_refused", "login", "login_refused", "require_or_skip",
+           "reset_postgres", "text"]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Index, text
+from sqlalchemy import Index, func, text
 
 from ..extensions import db
+from .tag import Tag, time_entry_tags
 from .types import UTCDateTime, utcnow
 
 SOURCE_TIMER = "timer"
@@ -37,6 +38,8 @@ class TimeEntry(db.Model):
     user = db.relationship("User")
     project = db.relationship("Project")
     task = db.relationship("Task")
+    tags = db.relationship("Tag", secondary=time_entry_tags, lazy="selectin",
+                           order_by=lambda: func.lower(Tag.name))
 
     __table_args__ = (
         # The database, not the application, guarantees one running timer per

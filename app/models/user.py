@@ -11,6 +11,10 @@ from .types import UTCDateTime, utcnow
 ROLE_ADMIN = "admin"
 ROLE_USER = "user"
 ROLES = (ROLE_ADMIN, ROLE_USER)
+# How durations are shown to this user, everywhere: "hm" is 1:30, "decimal" is 1.50.
+HOURS_FORMATS = ("hm", "decimal")
+# Colour scheme: "auto" follows the browser's prefers-color-scheme.
+THEMES = ("auto", "light", "dark")
 
 
 class User(UserMixin, db.Model):
@@ -24,6 +28,8 @@ class User(UserMixin, db.Model):
     role = db.Column(db.String(16), nullable=False, default=ROLE_USER)
     active = db.Column(db.Boolean, nullable=False, default=True)
     timezone = db.Column(db.String(64), nullable=False, default="UTC")
+    hours_format = db.Column(db.String(8), nullable=False, default="hm", server_default="hm")
+    theme = db.Column(db.String(8), nullable=False, default="auto", server_default="auto")
     oidc_subject = db.Column(db.String(255), nullable=True, unique=True)
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
     last_login_at = db.Column(UTCDateTime, nullable=True)
@@ -34,6 +40,8 @@ class User(UserMixin, db.Model):
 
     __table_args__ = (
         db.CheckConstraint("role IN ('admin', 'user')", name="role_valid"),
+        db.CheckConstraint("hours_format IN ('hm', 'decimal')", name="hours_format_valid"),
+        db.CheckConstraint("theme IN ('auto', 'light', 'dark')", name="theme_valid"),
     )
 
     def set_password(self, password: str) -> None:

@@ -24,10 +24,10 @@ RETRY_AFTER_SECONDS = 30
 
 def register_blueprints(app: Flask) -> None:
     from . import (admin, admin_telemetry, api, auth, catalog, entries, health, main, reports,
-                   setup, tokens)
+                   setup, timesheet, tokens)
 
-    for module in (health, setup, auth, main, entries, catalog, admin, admin_telemetry, reports,
-                   tokens, api):
+    for module in (health, setup, auth, main, entries, timesheet, catalog, admin, admin_telemetry,
+                   reports, tokens, api):
         app.register_blueprint(module.bp)
     _register_error_pages(app)
     app.before_request(_mark_event_source)

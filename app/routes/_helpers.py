@@ -8,6 +8,14 @@ from wtforms import SelectChoice
 
 from ..services.errors import ServiceError
 
+# The status of a web form re-rendered with its errors (bad input, wrong password):
+# 200, so a browser treats it as the ordinary page it is and its console logs no
+# "Failed to load resource". The error is in the page (next to the field, or a
+# flash), and nothing was written. Refusals that are not the user's typing keep
+# their 4xx: a missing or expired CSRF token (400), no permission (403), unknown
+# ids (404). The JSON API is unaffected and answers 400/422. docs/development.md.
+FORM_INVALID = 200
+
 
 def attach_error(form: FlaskForm, exc: ServiceError) -> None:
     """Show a service error next to its field, or as a flash when it has none."""
@@ -49,3 +57,8 @@ def task_choices(projects) -> list[SelectChoice]:
 def task_project_map(projects) -> dict[int, int]:
     """task id → project id, for the small script that filters the task menu."""
     return {task.id: project.id for project in projects for task in project.tasks}
+
+
+def project_billable_map(projects) -> dict[int, bool]:
+    """project id → billable, so the entry form can say what "As the project" means."""
+    return {project.id: bool(project.billable) for project in projects}

@@ -10,7 +10,7 @@ from ..services import settings as settings_service
 from ..services import users as user_service
 from ..services.errors import NotFound, ServiceError
 from ..services.validation import timezone_names
-from ._helpers import attach_error
+from ._helpers import FORM_INVALID, attach_error
 from .forms import ResetPasswordForm, SettingsForm, UserCreateForm, UserEditForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -48,7 +48,7 @@ def new_user():
             else:
                 flash("User created.", "success")
                 return redirect(url_for("admin.users"))
-        return render_template("admin/user_new.html", form=form), 400
+        return render_template("admin/user_new.html", form=form), FORM_INVALID
     return render_template("admin/user_new.html", form=form)
 
 
@@ -73,7 +73,7 @@ def edit_user(user_id: int):
             else:
                 flash("User updated.", "success")
                 return redirect(url_for("admin.users"))
-        status = 400
+        status = FORM_INVALID
     elif request.method == "POST":
         if password_form.validate_on_submit():
             try:
@@ -87,7 +87,7 @@ def edit_user(user_id: int):
                     sign_in(user)
                 flash("Password reset. Tell the user their new password privately.", "success")
                 return redirect(url_for("admin.users"))
-        status = 400
+        status = FORM_INVALID
     return (
         render_template("admin/user_edit.html", user=user, form=form, password_form=password_form),
         status,
@@ -121,7 +121,7 @@ def settings():
             else:
                 flash("Settings saved.", "success")
                 return redirect(url_for("admin.settings"))
-        return render_template("admin/settings.html", form=form), 400
+        return render_template("admin/settings.html", form=form), FORM_INVALID
     return render_template("admin/settings.html", form=form)
 
 

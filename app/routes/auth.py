@@ -16,7 +16,7 @@ from ..extensions import limiter
 from ..services import users as user_service
 from ..services.errors import ServiceError
 from ..services.validation import timezone_names
-from ._helpers import attach_error
+from ._helpers import FORM_INVALID, attach_error
 from .forms import LoginForm, PasswordChangeForm, ProfileForm
 
 bp = Blueprint("auth", __name__)
@@ -176,14 +176,14 @@ def login():
             # The reason is logged; the username typed is not (it may be a password).
             current_app.logger.info("login failed", extra={"reason": exc.reason})
             flash("Invalid username or password.", "error")
-            status = 401
+            status = FORM_INVALID
         else:
             sign_in(user, remember=form.remember.data)
             return _remember_device(
                 redirect(_safe_next(request.args.get("next")) or url_for("main.dashboard")),
                 user.username)
     elif form.is_submitted():
-        status = 400
+        status = FORM_INVALID
     return render_template("auth/login.html", form=form, oidc=oidc_enabled()), status
 
 
@@ -234,6 +234,17 @@ def oidc_callback():
     return redirect(url_for("main.dashboard"))
 
 
+NEXT_THEME = {"auto": "dark", "dark": "light", "light": "auto"}
+
+
+@bp.post("/profile/theme")
+@login_required
+def cycle_theme():
+    """The top bar's colour-scheme button: auto → dark → light → auto, kept per user."""
+    user_service.set_theme(current_user, NEXT_THEME.get(current_user.theme, "auto"))
+    return redirect(_safe_next(request.form.get("next")) or url_for("main.dashboard"))
+
+
 @bp.route("/profile", methods=["GET", "POST"])
 @login_required
 def profile():
@@ -246,14 +257,15 @@ def profile():
             try:
                 user_service.update_profile(
                     current_user, display_name=form.display_name.data, email=form.email.data,
-                    timezone=form.timezone.data,
+                    timezone=form.timezone.data, hours_format=form.hours_format.data,
+                    theme=form.theme.data,
                 )
             except ServiceError as exc:
                 attach_error(form, exc)
             else:
                 flash("Profile saved.", "success")
                 return redirect(url_for("auth.profile"))
-        status = 400
+        status = FORM_INVALID
     elif request.method == "POST":
         if password_form.validate_on_submit():
             try:
@@ -269,5 +281,5 @@ def profile():
                 sign_in(current_user._get_current_object(), remember=_had_remember_cookie())
                 flash("Password changed. Every other session has been signed out.", "success")
                 return redirect(url_for("auth.profile"))
-        status = 400
+        status = FORM_INVALID
     return render_template("auth/profile.html", form=form, password_form=password_form), status

@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from ..auth import admin_required
 from ..services import catalog
 from ..services.errors import Forbidden, NotFound, ServiceError
-from ._helpers import attach_error, options
+from ._helpers import FORM_INVALID, attach_error, options
 from .forms import ClientForm, ProjectForm, TaskForm
 
 bp = Blueprint("catalog", __name__)
@@ -70,7 +70,7 @@ def _client_form(client):
             else:
                 flash("Client saved.", "success")
                 return redirect(url_for("catalog.clients"))
-        return render_template("catalog/client_form.html", form=form, client=client), 400
+        return render_template("catalog/client_form.html", form=form, client=client), FORM_INVALID
     return render_template("catalog/client_form.html", form=form, client=client)
 
 
@@ -125,7 +125,7 @@ def _project_form(project):
             else:
                 flash("Project saved.", "success")
                 return redirect(url_for("catalog.project_detail", project_id=project.id))
-        return render_template("catalog/project_form.html", form=form, project=project), 400
+        return render_template("catalog/project_form.html", form=form, project=project), FORM_INVALID
     return render_template("catalog/project_form.html", form=form, project=project)
 
 
@@ -165,7 +165,7 @@ def create_task(project_id: int):
             "catalog/project_detail.html", project=project, task_form=form,
             seconds=catalog.project_hours([project.id], current_user).get(project.id, 0),
         ),
-        400,
+        FORM_INVALID,
     )
 
 
@@ -188,7 +188,7 @@ def edit_task(task_id: int):
             else:
                 flash("Task saved.", "success")
                 return redirect(url_for("catalog.project_detail", project_id=task.project_id))
-        return render_template("catalog/task_form.html", form=form, task=task), 400
+        return render_template("catalog/task_form.html", form=form, task=task), FORM_INVALID
     return render_template("catalog/task_form.html", form=form, task=task)
 
 

@@ -8,10 +8,15 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 
 from ..extensions import db
-from ..services import catalog, entries
+from ..services import catalog, entries, tags as tag_service
 from ..services import users as user_service
 from ..services.errors import ServiceError
-from ._helpers import attach_error, options, project_choices, task_choices, task_project_map
+from ..services.validation import AmbiguousLocalTime, parse_duration, zone
+from ..models.types import utcnow
+from ._helpers import (
+    FORM_INVALID, attach_error, options, project_billable_map, project_choices, task_choices,
+    task_project_map,
+)
 from .forms import EntryFilterForm, EntryForm
 
 bp = Blueprint("entries", __name__, url_prefix="/entries")
@@ -32,6 +37,7 @@ def list_entries():
         form.user_id.choices = options(
             ((u.id, u.label) for u in user_service.list_users()), "All users"
         )
+    form.tag_id.choices = options(((t.id, t.name) for t in tag_service.list_tags()), "All tags")
     if not form.validate():
         flash("Some filters were not understood and were ignored.", "error")
     filters = entries.EntryFilters(
@@ -40,6 +46,7 @@ def list_entries():
         project_id=form.project_id.data,
         client_id=form.client_id.data,
         user_id=form.user_id.data if current_user.is_admin else None,
+        tag_id=form.tag_id.data,
     )
     try:
         query = entries.filtered_entries_query(current_user, filters)
@@ -49,7 +56,19 @@ def list_entries():
             current_user, dataclasses.replace(filters, start=None, end=None))
     page = db.paginate(query, page=_page_number(), per_page=PER_PAGE, error_out=False)
     args = {k: v for k, v in request.args.items() if k != "page"}
-    return render_template("entries/list.html", form=form, page=page, page_args=args)
+    return render_template("entries/list.html", form=form, page=page, page_args=args,
+                           back=request.full_path.rstrip("?"))
+
+
+def _back_to_list():
+    """Where to go after a change: the list as the user left it (filters, page), or the list.
+
+    Only a path under /entries is accepted, so ``next`` cannot send anyone off-site.
+    """
+    target = request.form.get("next") or request.args.get("next") or ""
+    if target.startswith("/entries") and "//" not in target and "\\" not in target:
+        return redirect(target)
+    return redirect(url_for("entries.list_entries"))
 
 
 def _page_number() -> int:
@@ -77,23 +96,31 @@ def _entry_form(entry=None) -> tuple[EntryForm, list]:
 @login_required
 def new_entry():
     form, projects = _entry_form()
-    status = 200
-    if request.method == "POST":
-        status = 400
+    status, ambiguous = 200, False
+    if request.method == "GET":
+        # Today, now, in the user's zone (to the minute below), so only the times need typing.
+        form.started_at.data = utcnow().astimezone(zone(current_user.timezone)).replace(
+            tzinfo=None, second=0)
+    else:
+        status = FORM_INVALID
         if form.validate_on_submit() and _require_end_and_project(form):
             try:
                 entry = entries.create_entry(
                     current_user, project_id=form.project_id.data, task_id=form.task_id.data,
                     started_at=form.started_at.data, ended_at=form.ended_at.data,
+                    duration_seconds=(None if form.ended_at.data
+                                      else parse_duration(form.duration.data)),
                     notes=form.notes.data, billable=form.billable.data,
                     confirm_long=form.confirm_long.data,
+                    repeated_hour=form.repeated_hour.data or None, tags=form.tags.data or "",
                 )
             except ServiceError as exc:
+                ambiguous = isinstance(exc, AmbiguousLocalTime)
                 attach_error(form, exc)
             else:
                 flash("Time entry added.", "success")
                 return redirect(url_for("entries.list_entries"))
-    return _render_form(form, projects, None, status)
+    return _render_form(form, projects, None, status, ambiguous)
 
 
 @bp.route("/<int:entry_id>/edit", methods=["GET", "POST"])
@@ -104,11 +131,11 @@ def edit_entry(entry_id: int):
     except ServiceError:
         abort(404)
     form, projects = _entry_form(entry)
-    status = 200
+    status, ambiguous = 200, False
     if request.method == "GET":
         _fill_form(form, entry)
     else:
-        status = 400
+        status = FORM_INVALID
         if form.validate_on_submit():
             try:
                 entry = entries.update_entry(
@@ -116,13 +143,15 @@ def edit_entry(entry_id: int):
                     task_id=form.task_id.data, started_at=form.started_at.data,
                     ended_at=form.ended_at.data, notes=form.notes.data,
                     billable=form.billable.data, confirm_long=form.confirm_long.data,
+                    repeated_hour=form.repeated_hour.data or None, tags=form.tags.data or "",
                 )
             except ServiceError as exc:
+                ambiguous = isinstance(exc, AmbiguousLocalTime)
                 attach_error(form, exc)
             else:
                 flash("Time entry saved.", "success")
-                return redirect(url_for("entries.list_entries"))
-    return _render_form(form, projects, entry, status)
+                return _back_to_list()
+    return _render_form(form, projects, entry, status, ambiguous)
 
 
 @bp.post("/<int:entry_id>/delete")
@@ -133,7 +162,7 @@ def delete_entry(entry_id: int):
     except ServiceError:
         abort(404)
     flash("Time entry deleted.", "success")
-    return redirect(url_for("entries.list_entries"))
+    return _back_to_list()
 
 
 def _require_end_and_project(form: EntryForm) -> bool:
@@ -141,14 +170,15 @@ def _require_end_and_project(form: EntryForm) -> bool:
     if not form.project_id.data:
         form.project_id.errors.append("Choose a project.")
         ok = False
-    if form.ended_at.data is None:
-        form.ended_at.errors = list(form.ended_at.errors) + ["End is required."]
+    if form.ended_at.data is None and not (form.duration.data or "").strip():
+        form.ended_at.errors = list(form.ended_at.errors) + ["Enter an end or a duration."]
         ok = False
     return ok
 
 
 def _fill_form(form: EntryForm, entry) -> None:
     from ..services.validation import in_zone, zone
+
 
     tz = zone(current_user.timezone)
     form.project_id.data = entry.project_id
@@ -157,13 +187,17 @@ def _fill_form(form: EntryForm, entry) -> None:
     form.ended_at.data = in_zone(entry.ended_at, tz).replace(tzinfo=None) if entry.ended_at else None
     form.notes.data = entry.notes
     form.billable.data = entry.billable
+    form.tags.data = ", ".join(tag.name for tag in entry.tags)
 
 
-def _render_form(form, projects, entry, status):
+def _render_form(form, projects, entry, status, ambiguous: bool = False):
     return (
         render_template(
             "entries/form.html", form=form, entry=entry, task_project=task_project_map(projects),
-            has_projects=bool(projects),
+            project_billable=project_billable_map(projects), has_projects=bool(projects),
+            known_tags=tag_service.list_tags(),
+            ask_repeated_hour=ambiguous or bool(form.repeated_hour.data),
+            back=request.args.get("next") or "",
         ),
         status,
     )

@@ -77,6 +77,31 @@ class TimerStartForm(FlaskForm):
     project_id = SelectField("Project", coerce=_optional_int, validate_choice=False)
     task_id = SelectField("Task", coerce=_optional_int, validate_choice=False)
     notes = StringField("What are you working on?", validators=[Optional(), Length(max=5000)])
+    # Sent by the "Switch" button: stop the running timer and start this one.
+    switch = BooleanField("Switch", default=False)
+
+
+class RunningTimerForm(FlaskForm):
+    """Corrections to the running timer, on the dashboard."""
+
+    project_id = SelectField("Project", coerce=_optional_int, validate_choice=False)
+    task_id = SelectField("Task", coerce=_optional_int, validate_choice=False)
+    started_at = DateTimeLocalField("Started at", format=_DT, validators=[InputRequired()])
+    notes = StringField("Notes", validators=[Optional(), Length(max=5000)])
+
+
+def _billable_choice(value):
+    """The billable menu: "" = as the project, "yes", "no" → None / True / False."""
+    if isinstance(value, bool) or value is None:
+        return value
+    return {"yes": True, "no": False}.get(str(value))
+
+
+BILLABLE_CHOICES = [SelectChoice("", "As the project"), SelectChoice("yes", "Billable"),
+                    SelectChoice("no", "Not billable")]
+REPEATED_HOUR_MENU = [SelectChoice("", "— choose —"),
+                      SelectChoice("first", "The first (before the clocks go back)"),
+                      SelectChoice("second", "The second (after the clocks go back)")]
 
 
 class EntryForm(FlaskForm):
@@ -84,8 +109,12 @@ class EntryForm(FlaskForm):
     task_id = SelectField("Task", coerce=_optional_int, validate_choice=False)
     started_at = DateTimeLocalField("Start", format=_DT, validators=[InputRequired()])
     ended_at = DateTimeLocalField("End", format=_DT, validators=[Optional()])
+    duration = StringField("or Duration", validators=[Optional(), Length(max=20)])
+    repeated_hour = SelectField("Which one?", choices=REPEATED_HOUR_MENU, validate_choice=False)
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
-    billable = BooleanField("Billable", default=True)
+    tags = StringField("Tags", validators=[Optional(), Length(max=1200)])
+    billable = SelectField("Billable", choices=BILLABLE_CHOICES, coerce=_billable_choice,
+                              validate_choice=False)
     confirm_long = BooleanField("Confirm long entry (more than 24 hours)")
 
 
@@ -98,6 +127,7 @@ class EntryFilterForm(FlaskForm):
     project_id = SelectField("Project", coerce=_optional_int, validate_choice=False)
     client_id = SelectField("Client", coerce=_optional_int, validate_choice=False)
     user_id = SelectField("User", coerce=_optional_int, validate_choice=False)
+    tag_id = SelectField("Tag", coerce=_optional_int, validate_choice=False)
 
 
 class UserCreateForm(FlaskForm):
@@ -129,6 +159,11 @@ class ProfileForm(FlaskForm):
     display_name = StringField("Display name", validators=[Optional(), Length(max=120)])
     email = EmailField("Email", validators=[Optional(), Length(max=255)])
     timezone = SelectField("Time zone", validate_choice=False)
+    hours_format = SelectField("Show hours as", validate_choice=False, choices=[
+        SelectChoice("hm", "h:mm (1:30)"), SelectChoice("decimal", "Decimal (1.50)")])
+    theme = SelectField("Colour scheme", validate_choice=False, choices=[
+        SelectChoice("auto", "As my device (light or dark)"), SelectChoice("light", "Light"),
+        SelectChoice("dark", "Dark")])
 
 
 class PasswordChangeForm(FlaskForm):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from flask import Blueprint, abort, flash, render_template, request
+from flask import Blueprint, abort, render_template, request
 from flask_login import current_user, login_required
 
 from ..services import catalog, exports, reports
+from ..services import tags as tag_service
 from ..services import users as user_service
 from ..services.errors import ServiceError
 from ..services.settings import get_settings
@@ -27,7 +28,7 @@ def _reports_page_flag():
 PRESETS = {"this_week": "This week", "last_week": "Last week", "this_month": "This month",
            "last_month": "Last month", "custom": "Custom"}
 GROUP_LABELS = {"project": "Project", "client": "Client", "task": "Task", "user": "User",
-                "day": "Day"}
+                "day": "Day", "tag": "Tag"}
 
 
 def _int(name: str) -> int | None:
@@ -47,7 +48,7 @@ def _entry_filters(start: date | None, end: date | None) -> reports.ReportFilter
     return reports.ReportFilters(
         start=start, end=end, client_id=_int("client_id"), project_id=_int("project_id"),
         task_id=_int("task_id"), user_id=_int("user_id") if current_user.is_admin else None,
-        billable=billable,
+        billable=billable, tag_id=_int("tag_id"),
     )
 
 
@@ -74,20 +75,21 @@ def index():
     group_by = request.args.get("group_by") or "project"
     if group_by not in reports.GROUPINGS:
         group_by = "project"
+    error = None
     try:
         report = reports.summary(current_user, filters, group_by)
     except ServiceError as exc:
-        flash(exc.message, "error")
-        filters, preset = reports.ReportFilters(*reports.this_week(current_user)), "this_week"
-        report = reports.summary(current_user, filters, group_by)
+        # The user's range stays in the form, with the error next to it; no other
+        # period is shown in its place.
+        report, error = None, exc
     projects = catalog.list_projects(include_archived=True)
     return render_template(
-        "reports/index.html", report=report, filters=filters, preset=preset, presets=PRESETS,
-        group_by=group_by, group_labels=GROUP_LABELS, projects=projects,
-        clients=catalog.list_clients(include_archived=True),
+        "reports/index.html", report=report, error=error, filters=filters, preset=preset,
+        presets=PRESETS, group_by=group_by, group_labels=GROUP_LABELS, projects=projects,
+        clients=catalog.list_clients(include_archived=True), tags=tag_service.list_tags(),
         users=user_service.list_users() if current_user.is_admin else [],
         currency=get_settings().currency,
-        export_args=_export_args(filters),
+        export_args=_export_args(filters) if report is not None else None,
     )
 
 
@@ -104,12 +106,12 @@ def export_csv():
         chunks = exports.csv_chunks(current_user, filters)
     except ServiceError:
         abort(400)
-    return csv_response(chunks)
+    return csv_response(chunks, exports.csv_filename(filters.start, filters.end))
 
 
 def _export_args(filters: reports.ReportFilters) -> dict:
     args = {"start": filters.start.isoformat(), "end": filters.end.isoformat()}
-    for name in ("client_id", "project_id", "task_id", "user_id"):
+    for name in ("client_id", "project_id", "task_id", "user_id", "tag_id"):
         if getattr(filters, name):
             args[name] = getattr(filters, name)
     if filters.billable is not None:

@@ -8,7 +8,7 @@ from ..services import setup as setup_service
 from ..services.errors import ServiceError
 from ..services.settings import get_settings
 from ..services.validation import timezone_names
-from ._helpers import attach_error
+from ._helpers import FORM_INVALID, attach_error
 from .auth import sign_in
 from .forms import SetupForm
 
@@ -67,7 +67,7 @@ def wizard():
             sign_in(admin)  # with a fresh CSRF token, as every sign-in
             flash("Setup complete. Welcome to TimeTracker!", "success")
             return redirect(url_for("main.dashboard"))
-    return render_template("setup.html", form=form), 200 if not form.errors else 400
+    return render_template("setup.html", form=form), FORM_INVALID if form.errors else 200
 
 
 def _map_field(exc: ServiceError) -> ServiceError:

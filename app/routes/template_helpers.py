@@ -23,21 +23,37 @@ def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return in_zone(value, _viewer_zone()).strftime(fmt)
 
 
-def duration(seconds: int | None) -> str:
-    """Seconds as ``H:MM`` (hours may exceed 24)."""
+def format_duration(seconds: int | None, hours_format: str = "hm") -> str:
+    """Seconds as ``H:MM`` (hours may exceed 24) or, for ``"decimal"``, as ``H.HH``."""
     seconds = int(seconds or 0)
+    if hours_format == "decimal":
+        return f"{seconds / 3600:.2f}"
     hours, rest = divmod(seconds, 3600)
     return f"{hours}:{rest // 60:02d}"
 
 
-def hours(seconds: int | None) -> str:
-    return f"{(seconds or 0) / 3600:.2f}"
+def viewer_hours_format() -> str:
+    if current_user and current_user.is_authenticated:
+        return current_user.hours_format or "hm"
+    return "hm"
+
+
+def duration(seconds: int | None) -> str:
+    """A duration in the viewer's chosen format (profile → "Show hours as"), on every page."""
+    return format_duration(seconds, viewer_hours_format())
+
+
+def count_noun(number: int, singular: str, plural: str) -> str:
+    """``1 entry``, ``2 entries``, ``0 entries``."""
+    return f"{number} {singular if number == 1 else plural}"
 
 
 def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(localtime)
     app.add_template_filter(duration)
-    app.add_template_filter(hours)
+    # One formatter for every page: reports used decimal hours, the dashboard h:mm.
+    app.add_template_filter(duration, "hours")
+    app.add_template_filter(count_noun)
 
     @app.context_processor
     def inject_settings():
@@ -46,4 +62,5 @@ def register_template_helpers(app: Flask) -> None:
                 g.tt_settings = get_settings()
             return g.tt_settings
 
-        return {"site_settings": site_settings, "viewer_zone_name": lambda: str(_viewer_zone())}
+        return {"site_settings": site_settings, "viewer_zone_name": lambda: str(_viewer_zone()),
+                "viewer_hours_format": viewer_hours_format}

@@ -121,6 +121,18 @@ def list_tokens(user: User) -> list[ApiToken]:
     )
 
 
+def get_token(user: User, token_id) -> ApiToken:
+    """One of the user's own active tokens; anything else is "not found"."""
+    try:
+        ident = int(token_id)
+    except (TypeError, ValueError):
+        raise NotFound("Token not found.") from None
+    token = db.session.get(ApiToken, ident) if 0 < ident < 2**31 else None
+    if token is None or token.user_id != user.id or token.revoked_at is not None:
+        raise NotFound("Token not found.")
+    return token
+
+
 def revoke_token(user: User, token_id) -> ApiToken:
     """Revoke one of the user's own tokens. Revoking twice is harmless."""
     try:

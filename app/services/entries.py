@@ -9,12 +9,14 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
-from ..models import SOURCE_MANUAL, Project, TimeEntry, User
+from ..models import SOURCE_MANUAL, Project, TimeEntry, User, time_entry_tags
 from ..models.types import utcnow
 from .. import events
 from .catalog import get_bookable_project, get_project, resolve_task
 from .errors import NotFound, ValidationError
-from .validation import check_day, clean_text, to_utc, zone
+from .tags import resolve_tags
+from .validation import (EARLIEST_YEAR, LATEST_YEAR, check_day, clean_text, resolve_wall_time,
+                         to_utc, zone)
 
 MAX_NOTES_LENGTH = 5000
 LONG_ENTRY = timedelta(hours=24)
@@ -26,12 +28,18 @@ def clean_notes(notes: str | None) -> str | None:
                       label="Notes") or None
 
 
-def local_to_utc(value: datetime, tz_name: str, field: str = "started_at") -> datetime:
+def local_to_utc(value: datetime, tz_name: str, field: str = "started_at",
+                 repeated_hour: str | None = None) -> datetime:
     """Interpret a naive wall-clock time in the user's zone; aware times pass through.
 
-    The range check (:func:`app.services.validation.to_utc`) is the same for web
-    forms and the API: years 1970-2999, before and after the conversion.
+    A time the zone skips (spring) or repeats (autumn, unless ``repeated_hour`` says
+    which) is refused (:func:`app.services.validation.resolve_wall_time`); the range
+    check (:func:`app.services.validation.to_utc`) is the same for web forms and the
+    API: years 1970-2999, before and after the conversion.
     """
+    if isinstance(value, datetime) and value.tzinfo is None \
+            and EARLIEST_YEAR < value.year < LATEST_YEAR:  # in range: no overflow either way
+        value = resolve_wall_time(value, tz_name, field, repeated_hour)
     return to_utc(value, tz_name, field)
 
 
@@ -69,17 +77,26 @@ def create_entry(
     *,
     project_id,
     started_at: datetime,
-    ended_at: datetime,
+    ended_at: datetime | None,
     task_id=None,
     notes: str | None = None,
     billable: bool | None = None,
     confirm_long: bool = False,
+    duration_seconds: int | None = None,
+    repeated_hour: str | None = None,
+    tags=None,
 ) -> TimeEntry:
-    """Create a finished entry. Naive datetimes are read in the user's time zone."""
+    """Create a finished entry. Naive datetimes are read in the user's time zone.
+
+    The end is ``ended_at``, or ``started_at + duration_seconds`` when no end is
+    given (elapsed time, so an entry across a DST change lasts what was typed).
+    ``billable`` None means the project's setting. ``tags``: names (a list or a
+    comma-separated string); new ones are created.
+    """
     project = get_bookable_project(project_id)
     task = resolve_task(project, task_id)
-    start = local_to_utc(started_at, user.timezone, "started_at")
-    end = local_to_utc(ended_at, user.timezone, "ended_at")
+    start = local_to_utc(started_at, user.timezone, "started_at", repeated_hour)
+    end = _end_from(start, ended_at, duration_seconds, user.timezone, repeated_hour)
     notes = clean_notes(notes)
     duration = _check_span(start, end, confirm_long)
     entry = TimeEntry(
@@ -93,10 +110,22 @@ def create_entry(
         billable=project.billable if billable is None else bool(billable),
         source=SOURCE_MANUAL,
     )
+    entry.tags = resolve_tags(tags)
     db.session.add(entry)
     db.session.commit()
     events.announce(events.entry_created, actor=user, entry=entry)
     return entry
+
+
+def _end_from(start: datetime, ended_at: datetime | None, duration_seconds: int | None,
+              tz_name: str, repeated_hour: str | None) -> datetime:
+    if ended_at is not None:
+        return local_to_utc(ended_at, tz_name, "ended_at", repeated_hour)
+    if duration_seconds is None:
+        raise ValidationError("Enter an end or a duration.", "ended_at")
+    if duration_seconds <= 0:
+        raise ValidationError("The duration must be more than zero.", "duration")
+    return start + timedelta(seconds=int(duration_seconds))
 
 
 def update_entry(
@@ -108,16 +137,22 @@ def update_entry(
     ended_at: datetime | None,
     task_id=None,
     notes: str | None = None,
-    billable: bool = True,
+    billable: bool | None = True,
     confirm_long: bool = False,
+    repeated_hour: str | None = None,
+    tags=None,
 ) -> TimeEntry:
-    """Edit an entry. A running entry keeps running unless an end is given."""
+    """Edit an entry. A running entry keeps running unless an end is given.
+
+    ``billable`` None means the (possibly new) project's setting; ``tags`` None keeps
+    the entry's tags, a list (or comma-separated string) replaces them.
+    """
     entry = get_entry_for(user, entry_id)
     project = get_project(project_id)
     if project.archived and project.id != entry.project_id:
         raise ValidationError("That project is archived.", "project_id")
     task = resolve_task(project, task_id)
-    start = local_to_utc(started_at, user.timezone, "started_at")
+    start = local_to_utc(started_at, user.timezone, "started_at", repeated_hour)
     notes = clean_notes(notes)
     if ended_at is None:
         if not entry.is_running:
@@ -126,13 +161,15 @@ def update_entry(
             raise ValidationError("A running timer cannot start in the future.", "started_at")
         end, duration = None, None
     else:
-        end = local_to_utc(ended_at, user.timezone, "ended_at")
+        end = local_to_utc(ended_at, user.timezone, "ended_at", repeated_hour)
         duration = _check_span(start, end, confirm_long)
     entry.project_id = project.id
     entry.task_id = task.id if task else None
     entry.started_at, entry.ended_at, entry.duration_seconds = start, end, duration
     entry.notes = notes
-    entry.billable = bool(billable)
+    entry.billable = project.billable if billable is None else bool(billable)
+    if tags is not None:
+        entry.tags = resolve_tags(tags)
     db.session.commit()
     events.announce(events.entry_updated, actor=user, entry=entry)
     return entry
@@ -155,6 +192,7 @@ class EntryFilters:
     project_id: int | None = None
     client_id: int | None = None
     user_id: int | None = None
+    tag_id: int | None = None
 
 
 def filtered_entries_query(viewer: User, filters: EntryFilters):
@@ -189,6 +227,9 @@ def filtered_entries_query(viewer: User, filters: EntryFilters):
         query = query.join(Project, Project.id == TimeEntry.project_id).where(
             Project.client_id == filters.client_id
         )
+    if filters.tag_id:
+        query = query.where(TimeEntry.id.in_(
+            select(time_entry_tags.c.entry_id).where(time_entry_tags.c.tag_id == filters.tag_id)))
     return query.order_by(TimeEntry.started_at.desc(), TimeEntry.id.desc())
 
 
@@ -218,20 +259,28 @@ def totals_for(user: User, now: datetime | None = None) -> Totals:
     """Seconds booked today and this week (Monday first) in the user's zone.
 
     Entries are attributed to the day they started; a running timer counts
-    up to ``now``. One query computes both sums.
+    up to ``now``. Both ranges are closed on both sides: an entry dated
+    tomorrow or next week is not today's or this week's. One query computes
+    both sums.
     """
     now = now or utcnow()
     tz = zone(user.timezone)
     local_today = now.astimezone(tz).date()
     today_start = _day_start_utc(local_today, tz)
-    week_start = _day_start_utc(local_today - timedelta(days=local_today.weekday()), tz)
+    tomorrow_start = _day_start_utc(local_today + timedelta(days=1), tz)
+    monday = local_today - timedelta(days=local_today.weekday())
+    week_start = _day_start_utc(monday, tz)
+    next_week_start = _day_start_utc(monday + timedelta(days=7), tz)
     finished = func.coalesce(TimeEntry.duration_seconds, 0)
+    is_today = and_(TimeEntry.started_at >= today_start, TimeEntry.started_at < tomorrow_start)
     row = db.session.execute(
         select(
-            func.coalesce(func.sum(case((TimeEntry.started_at >= today_start, finished), else_=0)), 0),
+            func.coalesce(func.sum(case((is_today, finished), else_=0)), 0),
             func.coalesce(func.sum(finished), 0),
         ).where(
-            and_(TimeEntry.user_id == user.id, TimeEntry.started_at >= week_start)
+            TimeEntry.user_id == user.id,
+            TimeEntry.started_at >= week_start,
+            TimeEntry.started_at < next_week_start,
         )
     ).one()
     today, week = int(row[0]), int(row[1])

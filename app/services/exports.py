@@ -17,18 +17,35 @@ from sqlalchemy import select
 
 from .. import events
 from ..extensions import db
-from ..models import Client, Project, Task, TimeEntry, User
+from ..models import Client, Project, Tag, Task, TimeEntry, User, time_entry_tags
 from .reports import ReportFilters, report_entries_filter
 from .validation import in_zone, strip_unsafe_characters, zone
 
 HEADER = (
     "entry_id", "user", "client", "project", "task", "notes", "billable",
-    "started_at", "ended_at", "duration_seconds", "duration_hours",
+    "started_at", "ended_at", "duration_seconds", "duration_hours", "tags",
 )
 BATCH_ROWS = 1000
 # A spreadsheet treats a cell starting with one of these as a formula (or, for
 # tab and carriage return, may strip them and then do so): CSV injection.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_filename(start, end) -> str:
+    """The download's name carries its range: ``time-entries_2026-03-02_2026-03-08.csv``.
+
+    Open ends read ``from``/``until``; no dates at all is ``time-entries_all.csv``.
+    Dates are ISO, so the name sorts and never needs quoting.
+    """
+    if start and end:
+        span = f"{start.isoformat()}_{end.isoformat()}"
+    elif start:
+        span = f"from_{start.isoformat()}"
+    elif end:
+        span = f"until_{end.isoformat()}"
+    else:
+        span = "all"
+    return f"time-entries_{span}.csv"
 
 
 def neutralise(value: str) -> str:
@@ -71,9 +88,36 @@ def export_rows(viewer, filters: ReportFilters) -> Iterator[tuple]:
     return _cells(query, tz)
 
 
+def _tags_by_entry(entry_ids: list[int]) -> dict[int, str]:
+    """Tag names per entry, ``"; "``-joined and sorted, for one batch of entries."""
+    names: dict[int, list[str]] = {}
+    rows = db.session.execute(
+        select(time_entry_tags.c.entry_id, Tag.name)
+        .join(Tag, Tag.id == time_entry_tags.c.tag_id)
+        .where(time_entry_tags.c.entry_id.in_(entry_ids))
+    )
+    for entry_id, name in rows:
+        names.setdefault(entry_id, []).append(name)
+    return {entry_id: "; ".join(sorted(tags, key=str.lower)) for entry_id, tags in names.items()}
+
+
 def _cells(query, tz) -> Iterator[tuple]:
+    batch: list[tuple] = []
+    for row in db.session.execute(query):
+        batch.append(row)
+        if len(batch) >= BATCH_ROWS:
+            yield from _batch_cells(batch, tz)
+            batch = []
+    if batch:
+        yield from _batch_cells(batch, tz)
+
+
+def _batch_cells(batch: list[tuple], tz) -> Iterator[tuple]:
+    # One query for the batch's tags: a join in the main query would repeat each entry
+    # once per tag, and a string aggregate differs between SQLite and PostgreSQL.
+    tags = _tags_by_entry([row[0] for row in batch])
     for (entry_id, username, client, project, task, notes, billable, started, ended,
-         seconds) in db.session.execute(query):
+         seconds) in batch:
         yield (
             str(entry_id),
             neutralise(username),
@@ -86,6 +130,7 @@ def _cells(query, tz) -> Iterator[tuple]:
             in_zone(ended, tz).isoformat() if ended else "",
             "" if seconds is None else str(seconds),
             "" if seconds is None else f"{seconds / 3600:.4f}",
+            neutralise(tags.get(entry_id, "")),
         )
 
 

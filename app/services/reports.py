@@ -26,11 +26,11 @@ from sqlalchemy.sql.elements import Grouping
 
 from .. import events
 from ..extensions import db
-from ..models import Client, Project, Task, TimeEntry, User
+from ..models import Client, Project, Tag, Task, TimeEntry, User, time_entry_tags
 from .errors import Forbidden, ValidationError
 from .validation import check_day, zone
 
-GROUPINGS = ("project", "client", "task", "user", "day")
+GROUPINGS = ("project", "client", "task", "user", "day", "tag")
 MAX_RANGE_DAYS = 366
 _CENT = Decimal("0.01")
 _HOUR_CENTS = Decimal(3600 * 100)  # second-cents in one unit of money
@@ -47,6 +47,7 @@ class ReportFilters:
     task_id: int | None = None
     user_id: int | None = None
     billable: bool | None = None
+    tag_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,9 @@ def report_entries_filter(viewer: User, filters: ReportFilters) -> list:
             select(Project.id).where(Project.client_id == filters.client_id)))
     if filters.billable is not None:
         clauses.append(TimeEntry.billable.is_(bool(filters.billable)))
+    if filters.tag_id:
+        clauses.append(TimeEntry.id.in_(
+            select(time_entry_tags.c.entry_id).where(time_entry_tags.c.tag_id == filters.tag_id)))
     return clauses
 
 
@@ -220,6 +224,14 @@ def _is_postgresql() -> bool:
 
 
 def summary(viewer: User, filters: ReportFilters, group_by: str = "project") -> Report:
+    """Totals for the filters' date range, grouped by project, client, task, user, day or
+    tag (see :func:`_compute`); announced as a report viewed."""
+    report = _compute(viewer, filters, group_by)
+    events.announce(events.report_viewed, actor=viewer, report=report)
+    return report
+
+
+def _compute(viewer: User, filters: ReportFilters, group_by: str = "project") -> Report:
     """Totals for the filters' date range, grouped by project, client, task, user or day.
 
     The database sums seconds and second-cents (seconds x the rate in cents, an
@@ -271,13 +283,17 @@ def summary(viewer: User, filters: ReportFilters, group_by: str = "project") -> 
         )
         key_cols = [sums.c.k0]
     else:
-        per_entry_keys = [TimeEntry.user_id] if group_by == "user" else []
+        per_entry_keys = {"user": [TimeEntry.user_id],
+                          "tag": [time_entry_tags.c.tag_id]}.get(group_by, [])
+        sums = select(
+            *per_entry_keys, TimeEntry.project_id, TimeEntry.task_id, TimeEntry.billable,
+            func.sum(TimeEntry.duration_seconds).label("seconds"),
+        )
+        if group_by == "tag":  # an entry counts once under each of its tags, or "No tag"
+            sums = sums.select_from(TimeEntry).outerjoin(
+                time_entry_tags, time_entry_tags.c.entry_id == TimeEntry.id)
         sums = (
-            select(
-                *per_entry_keys, TimeEntry.project_id, TimeEntry.task_id, TimeEntry.billable,
-                func.sum(TimeEntry.duration_seconds).label("seconds"),
-            )
-            .where(where)
+            sums.where(where)
             .group_by(*per_entry_keys, TimeEntry.project_id, TimeEntry.task_id, TimeEntry.billable)
             .subquery()
         )
@@ -286,6 +302,7 @@ def summary(viewer: User, filters: ReportFilters, group_by: str = "project") -> 
             "client": [Client.id, Client.name],
             "task": [Task.id, Task.name, Project.name],
             "user": [User.id, User.username, User.display_name],
+            "tag": [Tag.id, Tag.name],
         }[group_by]
 
     if group_by != "day" or not _is_postgresql():
@@ -302,6 +319,8 @@ def summary(viewer: User, filters: ReportFilters, group_by: str = "project") -> 
         )
         if group_by == "user":
             query = query.join(User, User.id == sums.c.user_id)
+        if group_by == "tag":
+            query = query.outerjoin(Tag, Tag.id == sums.c.tag_id)
         query = query.group_by(*key_cols, sums.c.billable)
 
     groups: dict[str, dict] = {}
@@ -334,15 +353,20 @@ def summary(viewer: User, filters: ReportFilters, group_by: str = "project") -> 
         )
         for key, g in ordered
     ]
-    report = Report(
+    if group_by == "tag":
+        # An entry with two tags is in two rows, so the rows may add up to more than the
+        # time booked: the totals come from the entries themselves.
+        totals = _compute(viewer, filters, "project")
+        total_seconds, billable_seconds, amount = (
+            totals.total_seconds, totals.billable_seconds, totals.amount)
+    else:
+        total_seconds = sum(r.seconds for r in rows)
+        billable_seconds = sum(r.billable_seconds for r in rows)
+        amount = _money(sum(g["second_cents"] for g in groups.values()))
+    return Report(
         start=filters.start, end=filters.end, group_by=group_by, timezone=str(tz.key),
-        rows=rows,
-        total_seconds=sum(r.seconds for r in rows),
-        billable_seconds=sum(r.billable_seconds for r in rows),
-        amount=_money(sum(g["second_cents"] for g in groups.values())),
+        rows=rows, total_seconds=total_seconds, billable_seconds=billable_seconds, amount=amount,
     )
-    events.announce(events.report_viewed, actor=viewer, report=report)
-    return report
 
 
 def _money(second_cents: int) -> Decimal:
@@ -372,6 +396,11 @@ def _describe(group_by: str, keys: list, start: date) -> tuple[str, str, str | N
     if group_by == "user":
         ident, username, display_name = keys
         return str(ident), display_name or username, None
+    if group_by == "tag":
+        ident, name = keys
+        if ident is None:
+            return "none", "No tag", None
+        return str(ident), name, None
     (index,) = keys
     day = (start + timedelta(days=int(index))).isoformat()
     return day, day, None

@@ -10,7 +10,7 @@ from werkzeug.security import generate_password_hash
 
 from .. import events
 from ..extensions import db
-from ..models import ROLE_ADMIN, ROLES, User
+from ..models import HOURS_FORMATS, ROLE_ADMIN, ROLES, THEMES, User
 from ..models.types import utcnow
 from .errors import Conflict, NotFound, ValidationError, commit_or_conflict
 from .validation import clean_name, clean_timezone, strip_unsafe_characters
@@ -245,12 +245,30 @@ def reset_password(user_id: int, new_password: str) -> User:
 
 
 def update_profile(
-    user: User, *, display_name: str | None, email: str | None, timezone: str
+    user: User, *, display_name: str | None, email: str | None, timezone: str,
+    hours_format: str | None = None, theme: str | None = None,
 ) -> User:
+    """Save the user's own details and preferences; None leaves a preference as it is."""
     user.display_name = clean_name(display_name, "display_name", 120) if display_name else None
     user.email = clean_email(email)
     user.timezone = clean_timezone(timezone)
+    if hours_format is not None:
+        if hours_format not in HOURS_FORMATS:
+            raise ValidationError("Choose h:mm or decimal hours.", "hours_format")
+        user.hours_format = hours_format
+    if theme is not None:
+        set_theme(user, theme, commit=False)
     db.session.commit()
+    return user
+
+
+def set_theme(user: User, theme: str, commit: bool = True) -> User:
+    """The user's colour scheme: "auto" (the browser's preference), "light" or "dark"."""
+    if theme not in THEMES:
+        raise ValidationError("Theme must be auto, light or dark.", "theme")
+    user.theme = theme
+    if commit:
+        db.session.commit()
     return user
 
 

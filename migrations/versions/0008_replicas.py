@@ -1,7 +1,7 @@
 """instance_secrets: the session signing key every replica shares
 
 Revision ID: 0008_replicas
-Revises: 0006_hardening
+Revises: 0007_timesheet_tags
 Create Date: 2026-12-02 07:10:00
 
 When SECRET_KEY is not set in the environment, the key is generated once into this
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0008_replicas'
-down_revision = '0006_hardening'
+down_revision = '0007_timesheet_tags'
 branch_labels = None
 depends_on = None
 

@@ -242,3 +242,53 @@ def test_export_csv_streams_the_filtered_entries(user_api, catalog_ids):
         user_api.get("/api/v1/time-entries/export.csv").get_data(as_text=True))))
     assert [r["notes"] for r in everything] == ["'=HYPERLINK(1)", 'say "hi", then\nleave']
     assert user_api.get("/api/v1/time-entries/export.csv?user_id=1").status_code == 403
+
+
+def test_timer_switch_is_opt_in_and_stops_the_running_one(user_api, catalog_ids):
+    first = user_api.post("/api/v1/timer/start", json={"project_id": catalog_ids["project_id"]})
+    assert first.status_code == 201
+    refused = user_api.post("/api/v1/timer/start", json={"project_id": catalog_ids["project_id"],
+                                                         "switch": False})
+    assert refused.status_code == 409 and error_of(refused)["code"] == "timer_running"
+    switched = user_api.post("/api/v1/timer/start", json={"project_id": catalog_ids["project_id"],
+                                                          "notes": "next", "switch": True})
+    assert switched.status_code == 201
+    body = switched.get_json()
+    assert body["running"] and body["notes"] == "next" and body["id"] != first.get_json()["id"]
+    old = user_api.get(f"/api/v1/time-entries/{first.get_json()['id']}").get_json()
+    assert old["running"] is False and old["ended_at"] == body["started_at"]
+    bad = user_api.post("/api/v1/timer/start", json={"project_id": catalog_ids["project_id"],
+                                                     "switch": "yes"})
+    assert bad.status_code == 400 and error_of(bad)["field"] == "switch"
+
+
+def test_tags_through_the_api(user_api, catalog_ids):
+    body = {"project_id": catalog_ids["project_id"], "started_at": "2026-03-02T09:00:00+00:00",
+            "ended_at": "2026-03-02T10:00:00+00:00", "tags": ["meeting", "Remote"]}
+    created = user_api.post("/api/v1/time-entries", json=body)
+    assert created.status_code == 201 and created.get_json()["tags"] == ["meeting", "Remote"]
+    entry_id = created.get_json()["id"]
+    other = user_api.post("/api/v1/time-entries", json={**body, "tags": ["REMOTE"]})
+    assert other.get_json()["tags"] == ["Remote"]  # the existing tag, whatever the case
+    tags = user_api.get("/api/v1/tags").get_json()
+    assert [t["name"] for t in tags] == ["meeting", "Remote"]
+    meeting = next(t["id"] for t in tags if t["name"] == "meeting")
+
+    listed = user_api.get(f"/api/v1/time-entries?tag_id={meeting}").get_json()
+    assert [e["id"] for e in listed["items"]] == [entry_id]
+    report = user_api.get("/api/v1/reports/summary?start=2026-03-02&end=2026-03-02"
+                          "&group_by=tag").get_json()
+    assert {r["label"]: r["seconds"] for r in report["rows"]} == {"Remote": 7200, "meeting": 3600}
+    assert report["total_seconds"] == 7200
+    csv_text = user_api.get(f"/api/v1/time-entries/export.csv?tag_id={meeting}").get_data(
+        as_text=True)
+    assert csv_text.splitlines()[0].endswith(",tags") and "meeting; Remote" in csv_text
+
+    patched = user_api.patch(f"/api/v1/time-entries/{entry_id}", json={"tags": []})
+    assert patched.status_code == 200 and patched.get_json()["tags"] == []
+    kept = user_api.patch(f"/api/v1/time-entries/{entry_id}", json={"notes": "x"})
+    assert kept.get_json()["tags"] == []
+    bad = user_api.post("/api/v1/time-entries", json={**body, "tags": [1, 2]})
+    assert bad.status_code == 400 and error_of(bad)["field"] == "tags"
+    long = user_api.post("/api/v1/time-entries", json={**body, "tags": ["x" * 51]})
+    assert long.status_code == 400 and error_of(long)["field"] == "tags"

@@ -123,7 +123,8 @@ def generate_traffic(base_url: str, *, leave_timer_running: bool = True) -> None
         token = _csrf(browser, base_url + "/")
         # A timer left running by an earlier call hides the project picker: stop it first.
         browser.post(base_url + "/timer/stop", data={"csrf_token": token}, timeout=HTTP_TIMEOUT_SECONDS)
-        project_id = re.search(r'<option value="(\d+)"[^>]*>\s*Website', browser.get(
+        # Attribute order varies (the last project used is rendered "selected").
+        project_id = re.search(r'<option[^>]*value="(\d+)"[^>]*>\s*Website', browser.get(
             base_url + "/", timeout=HTTP_TIMEOUT_SECONDS).text)
         assert project_id, "the dashboard offers no project to time"
         start = {"timer-project_id": project_id.group(1), "csrf_token": token}

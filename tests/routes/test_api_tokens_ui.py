@@ -12,6 +12,9 @@ def test_profile_creates_a_token_shown_once_and_it_works(ready_app, user_client)
     page = user_client.get("/profile").get_data(as_text=True)
     assert 'id="api-tokens"' in page
     response = user_client.post_form("/profile/tokens", {"name": "laptop"}, token_page="/profile")
+    assert response.status_code == 302 and response.headers["Location"] == "/profile/tokens/created"
+    assert "tt_" not in response.headers.get("Set-Cookie", "")  # sealed, never in the clear
+    response = user_client.get("/profile/tokens/created")
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     secret = re.search(r'<code id="new-token">([^<]+)</code>', response.get_data(as_text=True)).group(1)
@@ -23,7 +26,8 @@ def test_profile_creates_a_token_shown_once_and_it_works(ready_app, user_client)
 
 
 def test_profile_revokes_a_token(ready_app, user_client):
-    response = user_client.post_form("/profile/tokens", {"name": "ci"}, token_page="/profile")
+    response = user_client.post_form("/profile/tokens", {"name": "ci"}, token_page="/profile",
+                                     follow_redirects=True)
     secret = re.search(r'<code id="new-token">([^<]+)</code>', response.get_data(as_text=True)).group(1)
     with ready_app.app_context():
         token_id = db.session.scalars(db.select(ApiToken.id)).one()
@@ -61,3 +65,17 @@ def test_cli_create_token_prints_a_working_token(ready_app):
     assert me.get_json()["username"] == "admin"
     missing = ready_app.test_cli_runner().invoke(args=["create-token", "nobody"])
     assert missing.exit_code != 0 and "No active user" in missing.output
+
+
+def test_reloading_the_created_page_makes_no_second_token_and_hides_the_secret(
+        ready_app, user_client):
+    """Post/redirect/get: the reload repeats the GET, which shows the secret only once."""
+    first = user_client.post_form("/profile/tokens", {"name": "laptop"}, token_page="/profile",
+                                  follow_redirects=True)
+    secret = re.search(r'<code id="new-token">([^<]+)</code>', first.get_data(as_text=True)).group(1)
+    reload = user_client.get("/profile/tokens/created", follow_redirects=True)
+    body = reload.get_data(as_text=True)
+    assert reload.status_code == 200 and secret not in body
+    assert "shown only once" in body
+    with ready_app.app_context():
+        assert db.session.scalar(db.select(db.func.count(ApiToken.id))) == 1

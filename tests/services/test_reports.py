@@ -122,6 +122,7 @@ def test_report_totals_equal_the_sum_of_the_entries(world, data, viewer, first_d
                 "task": str(project["tasks"][task_index] or "none"),
                 "user": str(users[spec["user"]]),
                 "day": local_day.isoformat(),
+                "tag": "none",  # untagged entries (tags: tests/services/test_tags.py)
             }[group_by]
             expected[key][0] += spec["seconds"]
             if spec["billable"]:

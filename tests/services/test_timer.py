@@ -151,3 +151,110 @@ def test_restart_copies_project_task_and_notes(ready_app, alice, make_project):
             ids["project_id"], ids["task_id"], "sprint 4",
         )
         assert again.id != first.id and again.is_running
+
+
+def test_switching_stops_the_running_timer_and_starts_the_new_one_at_the_same_instant(
+        ready_app, alice, make_project):
+    a = make_project(name="A", client_name="C1")
+    b = make_project(name="B", client_name="C2", task="Review")
+    with ready_app.app_context():
+        first = timer.start_timer(_user(alice), project_id=a["project_id"], notes="a")
+        first.started_at -= timedelta(minutes=20)
+        db.session.commit()
+        first_id = first.id
+        second = timer.start_timer(_user(alice), project_id=b["project_id"],
+                                   task_id=b["task_id"], notes="b", switch=True)
+        db.session.expire_all()
+        old = db.session.get(TimeEntry, first_id)
+        assert not old.is_running and 20 * 60 <= old.duration_seconds <= 20 * 60 + 5
+        assert second.is_running and second.started_at == old.ended_at  # no gap, no overlap
+        assert timer.running_entry(_user(alice)).id == second.id
+        assert db.session.scalar(select(func.count(TimeEntry.id))) == 2
+
+
+def test_a_switch_that_fails_leaves_the_running_timer_running(ready_app, alice, make_project):
+    a = make_project(name="A", client_name="C1")
+    with ready_app.app_context():
+        first = timer.start_timer(_user(alice), project_id=a["project_id"])
+        with pytest.raises((NotFound, ValidationError)):
+            timer.start_timer(_user(alice), project_id=4242, switch=True)
+        db.session.expire_all()
+        assert timer.running_entry(_user(alice)).id == first.id
+
+
+def test_switching_with_nothing_running_simply_starts(ready_app, alice, make_project):
+    ids = make_project()
+    with ready_app.app_context():
+        entry = timer.start_timer(_user(alice), project_id=ids["project_id"], switch=True)
+        assert entry.is_running
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_concurrent_switches_finish_the_old_entry_once_and_leave_one_running(
+        ready_app, alice, make_project, round_):
+    a = make_project(name=f"A{round_}", client_name=f"C{round_}")
+    b = make_project(name=f"B{round_}", client_name=f"D{round_}")
+    with ready_app.app_context():
+        old_id = timer.start_timer(_user(alice), project_id=a["project_id"]).id
+
+    def switch():
+        return timer.start_timer(_user(alice), project_id=b["project_id"], switch=True).id
+
+    outcomes = _race(ready_app, switch)
+    started = [o for o in outcomes if isinstance(o, int)]
+    refused = [o for o in outcomes if isinstance(o, timer.TimerAlreadyRunning)]
+    # Either the two overlapped (one wins, the other's insert hits the unique index) or
+    # one ran after the other (the second switched away from the first's new timer).
+    assert len(started) + len(refused) == 2 and started, outcomes
+    with ready_app.app_context():
+        rows = db.session.scalars(select(TimeEntry).order_by(TimeEntry.id)).all()
+        assert [r.id for r in rows] == [old_id, *sorted(started)]
+        running = [r for r in rows if r.ended_at is None]
+        assert len(running) == 1 and running[0].id == max(started)
+        # A chain without gaps or overlaps: each entry ends when the next one starts.
+        for earlier, later in zip(rows, rows[1:]):
+            assert earlier.ended_at == later.started_at
+
+
+def test_the_running_timer_can_be_corrected_and_keeps_running(ready_app, alice, make_project):
+    from datetime import datetime, timezone
+
+    a = make_project(name="A", client_name="C1")
+    b = make_project(name="B", client_name="C2", task="Review")
+    with ready_app.app_context():
+        timer.start_timer(_user(alice), project_id=a["project_id"], notes="typo")
+        earlier = datetime.now(timezone.utc).replace(tzinfo=None, second=0, microsecond=0) \
+            - timedelta(minutes=45)
+        entry = timer.update_running(_user(alice), project_id=b["project_id"],
+                                     task_id=b["task_id"], notes="fixed", started_at=earlier)
+        assert entry.is_running and (entry.project_id, entry.task_id, entry.notes) == (
+            b["project_id"], b["task_id"], "fixed")
+        assert entry.started_at == earlier.replace(tzinfo=timezone.utc)  # alice is on UTC
+        with pytest.raises(ValidationError, match="future"):
+            timer.update_running(_user(alice), project_id=b["project_id"],
+                                 started_at=earlier + timedelta(hours=2))
+
+
+def test_correcting_with_no_timer_running_is_a_clear_error(ready_app, alice, make_project):
+    from datetime import datetime
+
+    ids = make_project()
+    with ready_app.app_context(), pytest.raises(timer.NoTimerRunning):
+        timer.update_running(_user(alice), project_id=ids["project_id"],
+                             started_at=datetime(2026, 1, 1, 9))
+
+
+def test_last_used_is_the_latest_entry_on_a_bookable_project(ready_app, alice, make_project):
+    from app.services import catalog
+
+    a = make_project(name="A", client_name="C1", task="Ta")
+    b = make_project(name="B", client_name="C2")
+    with ready_app.app_context():
+        assert timer.last_used(_user(alice)) == (None, None)
+        timer.start_timer(_user(alice), project_id=a["project_id"], task_id=a["task_id"])
+        assert timer.last_used(_user(alice)) == (a["project_id"], a["task_id"])
+        timer.start_timer(_user(alice), project_id=b["project_id"], switch=True)
+        assert timer.last_used(_user(alice)) == (b["project_id"], None)
+        timer.stop_timer(_user(alice))
+        catalog.update_project(b["project_id"], name="B", client_id=b["client_id"], archived=True)
+        assert timer.last_used(_user(alice)) == (a["project_id"], a["task_id"])

@@ -165,13 +165,14 @@ def require_admin() -> None:
 
 # Field specs: name -> (kind, required). Kinds: "string", "string?" (nullable),
 # "integer", "integer?", "boolean", "rate?" (number, numeric string or null),
-# "datetime", "datetime?".
+# "datetime", "datetime?", "strings" (a list of strings).
 _KINDS = {
     "string": (str,),
     "integer": (int,),
     "boolean": (bool,),
     "rate": (int, float, str),
     "datetime": (str,),
+    "strings": (list,),
 }
 
 
@@ -216,6 +217,8 @@ def json_body(spec: dict[str, tuple[str, bool]]) -> dict:
             raise ApiError(400, f"{name} has the wrong type.", "validation_error", name)
         if base == "datetime":
             data[name] = parse_datetime(value, name)
+        if base == "strings" and not all(isinstance(item, str) for item in value):
+            raise ApiError(400, f"{name} must be a list of strings.", "validation_error", name)
     g.api_body_fields = set(data)
     return data
 

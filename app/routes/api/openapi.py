@@ -61,11 +61,13 @@ SCHEMAS = {
         "duration_seconds": {"type": ["integer", "null"], "minimum": 0},
         "running": {"type": "boolean"}, "notes": {"type": ["string", "null"]},
         "billable": {"type": "boolean"}, "source": {"enum": ["timer", "manual"]},
+        "tags": {"type": "array", "items": {"type": "string"}},
     }, ["id", "user_id", "project_id", "task_id", "started_at", "ended_at", "duration_seconds",
-        "running", "billable"]),
+        "running", "billable", "tags"]),
+    "Tag": _obj({"id": _ID, "name": {"type": "string"}}, ["id", "name"]),
     "Report": _obj({
         "start": {"type": "string", "format": "date"}, "end": {"type": "string", "format": "date"},
-        "group_by": {"enum": ["project", "client", "task", "user", "day"]},
+        "group_by": {"enum": ["project", "client", "task", "user", "day", "tag"]},
         "timezone": {"type": "string", "description": "The zone whose days the report uses."},
         "currency": {"type": "string"},
         "total_seconds": {"type": "integer", "minimum": 0},
@@ -104,10 +106,14 @@ SCHEMAS["TimeEntryInput"] = _obj({
     "started_at": _TIME, "ended_at": _TIME, "notes": {"type": ["string", "null"]},
     "billable": {"type": "boolean"},
     "confirm_long": {"type": "boolean", "description": "Allow an entry longer than 24 hours."},
+    "tags": {"type": "array", "maxItems": 20, "items": {"type": "string", "maxLength": 50},
+             "description": "Tag names; a new name creates the tag. On PATCH, replaces the tags."},
 }, ["project_id", "started_at", "ended_at"])
 SCHEMAS["TimerStart"] = _obj({
     "project_id": {"type": "integer"}, "task_id": {"type": ["integer", "null"]},
     "notes": {"type": ["string", "null"]},
+    "switch": {"type": "boolean", "default": False,
+               "description": "If a timer runs: stop it and start this one (otherwise 409)."},
 }, ["project_id"])
 
 
@@ -189,6 +195,7 @@ _FILTERS = [
     _q("end", {"type": "string", "format": "date"}, "Last local day, inclusive."),
     _q("client_id", _ID), _q("project_id", _ID),
     _q("user_id", _ID, "Admins only (others may pass their own id)."),
+    _q("tag_id", _ID, "Only entries carrying this tag."),
 ]
 _REPORT_FILTERS = _FILTERS + [_q("task_id", _ID), _q("billable", {"type": "boolean"})]
 
@@ -265,6 +272,8 @@ def build_spec(version: str) -> dict:
         "description": "CSV with a header row; ISO 8601 times with offset in the user's zone",
         "content": {"text/csv": {"schema": {"type": "string"}}},
     }
+    paths["/tags"] = {"get": _op("All tags", "200", {"type": "array", "items": _ref("Tag")}, [],
+                                 tag="Time entry")}
     paths["/timer"] = {"get": _op("The running entry, or null", "200",
                                   {"anyOf": [_ref("TimeEntry"), {"type": "null"}]}, [],
                                   tag="Timer")}
@@ -277,7 +286,8 @@ def build_spec(version: str) -> dict:
         "Totals grouped by project, client, task, user or day", "200", _ref("Report"),
         ["400", "403"], tag="Report",
         params=[*_REPORT_FILTERS,
-                _q("group_by", {"enum": ["project", "client", "task", "user", "day"]})],
+                _q("group_by", {"enum": ["project", "client", "task", "user", "day", "tag"]},
+                   "By tag, an entry counts under each of its tags (rows may exceed the total).")],
     )}
     paths["/admin/telemetry"] = {
         "get": _op("Telemetry state and the detailed-analytics choice", "200", _ref("Telemetry"),

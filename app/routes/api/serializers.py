@@ -50,8 +50,12 @@ def entry_json(entry) -> dict:
         "task_id": entry.task_id, "started_at": iso(entry.started_at),
         "ended_at": iso(entry.ended_at), "duration_seconds": entry.duration_seconds,
         "running": entry.ended_at is None, "notes": entry.notes, "billable": bool(entry.billable),
-        "source": entry.source,
+        "source": entry.source, "tags": [tag.name for tag in entry.tags],
     }
+
+
+def tag_json(tag) -> dict:
+    return {"id": tag.id, "name": tag.name}
 
 
 def report_json(report, currency: str) -> dict:

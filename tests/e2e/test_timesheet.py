@@ -1,0 +1,102 @@
+"""The week timesheet in Chromium, at desktop width and at 390 px."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "browser-pass-123"
+VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+
+
+@pytest.fixture(params=sorted(VIEWPORTS))
+def sized_page(request, page):
+    page.set_viewport_size(VIEWPORTS[request.param])
+    return page
+
+
+def _seed(app):
+    from app.services import catalog
+    from app.services.setup import complete_setup
+
+    with app.app_context():
+        complete_setup(admin_username="chief", admin_password=PASSWORD, allow_analytics=False)
+        alpha = catalog.create_project(name="Alpha")
+        catalog.create_task(project_id=alpha.id, name="Design")
+        return alpha.id
+
+
+def _sign_in(page, base):
+    from playwright.sync_api import expect
+
+    page.goto(base + "/login")
+    page.get_by_label("Username").fill("chief")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name=re.compile("Hello"))).to_be_visible()
+
+
+def _durations(app):
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import TimeEntry
+
+    with app.app_context():
+        return [(e.started_at.date().isoformat(), e.duration_seconds, e.source)
+                for e in db.session.scalars(select(TimeEntry).order_by(TimeEntry.started_at))]
+
+
+def test_a_week_typed_with_the_keyboard_saves_ordinary_entries(live_server, sized_page):
+    from playwright.sync_api import expect
+
+    page = sized_page
+    base, app = live_server
+    _seed(app)
+    _sign_in(page, base)
+    page.goto(base + "/timesheet?week=2026-W13")
+    expect(page.get_by_role("heading", name=re.compile("Timesheet 2026-W13"))).to_be_visible()
+    expect(page.locator("#timesheet-empty")).to_be_visible()
+    page.get_by_label("Add a row").select_option(label="Alpha")
+    page.get_by_role("button", name="Add row").click()
+
+    monday = page.get_by_label("Alpha, Monday 23 March")
+    monday.fill("1:30")
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Alpha, Tuesday 24 March")).to_be_focused()
+    page.keyboard.type("90m")
+    page.keyboard.press("ArrowRight")  # the caret is at the end: next cell
+    expect(page.get_by_label("Alpha, Wednesday 25 March")).to_be_focused()
+    page.keyboard.type("1h30")
+    page.keyboard.press("ArrowLeft")   # the caret is not at the start: stays
+    expect(page.get_by_label("Alpha, Wednesday 25 March")).to_be_focused()
+    expect(page.locator("#week-total")).to_have_text("4:30")  # totals follow the typing
+    page.get_by_role("button", name="Save week").click()
+    expect(page.locator(".flash-success")).to_have_text("Saved: 3 cells changed.")
+    expect(page.locator("#week-total")).to_have_text("4:30")
+    assert _durations(app) == [("2026-03-23", 5400, "manual"), ("2026-03-24", 5400, "manual"),
+                               ("2026-03-25", 5400, "manual")]
+
+    # Lower a cell, and the entries follow; an unreadable cell saves nothing.
+    page.get_by_label("Alpha, Monday 23 March").fill("1")
+    page.get_by_label("Alpha, Tuesday 24 March").fill("lots")
+    page.get_by_role("button", name="Save week").click()
+    expect(page.locator("[role=alert]").first).to_contain_text("1:30, 1.5, 90m or 1h30")
+    expect(page.get_by_label("Alpha, Tuesday 24 March")).to_have_value("lots")  # kept as typed
+    assert [d for _, d, _ in _durations(app)] == [5400, 5400, 5400]
+    page.get_by_label("Alpha, Tuesday 24 March").fill("1.5")
+    page.get_by_role("button", name="Save week").click()
+    expect(page.locator(".flash-success")).to_have_text("Saved: 1 cell changed.")
+    assert [d for _, d, _ in _durations(app)] == [3600, 5400, 5400]
+
+    # Next week: empty; copying last week's rows brings the row, not the time.
+    page.get_by_role("link", name="Next week →").click()
+    expect(page.get_by_role("heading", name=re.compile("2026-W14"))).to_be_visible()
+    page.get_by_role("link", name="Copy last week's rows").click()
+    expect(page.get_by_label("Alpha, Monday 30 March")).to_have_value("")
+    expect(page.locator("#week-total")).to_have_text("0:00")
+    page.get_by_role("link", name="← Previous week").click()
+    expect(page.get_by_label("Alpha, Monday 23 March")).to_have_value("1:00")
