@@ -39,7 +39,7 @@ def _data(app):
         admin = db.session.query(User).one()
         client = catalog.create_client(name="Acme", default_hourly_rate="80")
         project = catalog.create_project(name="Website", client_id=client.id)
-        task = catalog.create_task(project_id=project.id, name="Design")
+        task = catalog.create_task(actor=None, project_id=project.id, name="Design")
         entry = entries.create_entry(admin, project_id=project.id, task_id=task.id,
                                      started_at=now - timedelta(hours=3),
                                      ended_at=now - timedelta(hours=2), notes="review",

@@ -20,7 +20,7 @@ def test_first_day_in_the_browser(live_server, page):
     # 1. Every page leads to the setup wizard; analytics is unticked by default.
     page.goto(base + "/")
     expect(page).to_have_url(re.compile(r"/setup$"))
-    expect(page.get_by_label("Share detailed, anonymous usage analytics")).not_to_be_checked()
+    expect(page.get_by_label("Share detailed, pseudonymous usage analytics")).not_to_be_checked()
     page.shot("01-setup")
     page.get_by_label("Company or team name").fill("Browser Studio")
     page.get_by_label("Admin username").fill("chief")

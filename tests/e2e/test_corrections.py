@@ -157,7 +157,7 @@ def test_the_task_menu_shows_only_the_chosen_projects_group(live_server, page):
     with app.app_context():
         for name in ("Alpha", "Beta", "Gamma"):
             project = catalog.create_project(name=name)
-            catalog.create_task(project_id=project.id, name=f"{name} design")
+            catalog.create_task(actor=None, project_id=project.id, name=f"{name} design")
     _sign_in(page, base)
     page.get_by_label("Project").select_option(label="Beta")
     visible_groups = page.evaluate("""() => [...document.querySelectorAll(

@@ -55,7 +55,7 @@ def _data(app):
                                        default_hourly_rate="120,50")
         project = catalog.create_project(name="Website relaunch with a long name",
                                          client_id=client.id, hourly_rate="95")
-        task = catalog.create_task(project_id=project.id, name="Wireframes and prototypes")
+        task = catalog.create_task(actor=None, project_id=project.id, name="Wireframes and prototypes")
         for n in range(3):
             start = now - timedelta(hours=3 + n * 24)
             entry = entries.create_entry(

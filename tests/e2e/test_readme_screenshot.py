@@ -41,7 +41,7 @@ def test_the_readme_dashboard_screenshot(live_server, page):
         site = catalog.create_project(name="Website relaunch", client_id=acme.id, color="#2563eb")
         app_project = catalog.create_project(name="Mobile app", client_id=acme.id, color="#16a34a")
         internal = catalog.create_project(name="Internal", billable=False, color="#9333ea")
-        wire = catalog.create_task(project_id=site.id, name="Wireframes")
+        wire = catalog.create_task(actor=None, project_id=site.id, name="Wireframes")
         for hours_ago, project, task, minutes, notes in (
                 (2, site, wire, 50, "Homepage wireframes"), (5, app_project, None, 90,
                 "Login screen review"), (26, internal, None, 30, "Team weekly"),

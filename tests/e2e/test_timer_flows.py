@@ -28,7 +28,7 @@ def _seed(app):
         complete_setup(admin_username="chief", admin_password=PASSWORD, allow_analytics=False)
         alpha = catalog.create_project(name="Alpha")
         beta = catalog.create_project(name="Beta")
-        review = catalog.create_task(project_id=beta.id, name="Review")
+        review = catalog.create_task(actor=None, project_id=beta.id, name="Review")
         return alpha.id, beta.id, review.id
 
 

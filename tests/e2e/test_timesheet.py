@@ -25,7 +25,7 @@ def _seed(app):
     with app.app_context():
         complete_setup(admin_username="chief", admin_password=PASSWORD, allow_analytics=False)
         alpha = catalog.create_project(name="Alpha")
-        catalog.create_task(project_id=alpha.id, name="Design")
+        catalog.create_task(actor=None, project_id=alpha.id, name="Design")
         return alpha.id
 
 
