@@ -93,8 +93,9 @@ def test_the_profile_page_creates_expiring_read_only_tokens(ready_app, admin_cli
     page = admin_client.get("/profile").get_data(as_text=True)
     assert 'name="expires_in"' in page and 'name="read_only"' in page
     response = admin_client.post_form("/profile/tokens", {
-        "name": "grafana", "expires_in": "30d", "read_only": "y"}, token_page="/profile")
-    assert response.status_code == 200
+        "name": "grafana", "expires_in": "30d", "read_only": "y"}, token_page="/profile",
+        follow_redirects=True)
+    assert response.status_code == 200 and "tt_" in response.get_data(as_text=True)
     with ready_app.app_context():
         token = db.session.scalar(db.select(ApiToken).where(ApiToken.name == "grafana"))
         assert token.scope == "read" and token.expires_at - token.created_at == timedelta(days=30)
