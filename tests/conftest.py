@@ -105,7 +105,7 @@ def postgres_url(tmp_path_factory):
 
 _RESET_PG = """
 TRUNCATE time_entry_tags, tags, time_entries, tasks, projects, clients, users, settings,
-    instance_secrets RESTART IDENTITY CASCADE;
+    instance_secrets, telemetry_outbox, feature_flag_overrides RESTART IDENTITY CASCADE;
 INSERT INTO settings (id, company_name, default_timezone, currency, updated_at)
 VALUES (1, 'TimeTracker', 'UTC', 'EUR', now() AT TIME ZONE 'utc');
 """

@@ -64,7 +64,11 @@ def test_replicas_starting_together_migrate_a_new_postgresql_database_once(tmp_p
         with psycopg.connect(url) as conn:
             versions = conn.execute("SELECT version_num FROM alembic_version").fetchall()
             settings_rows = conn.execute("SELECT count(*) FROM settings").fetchone()[0]
-        assert versions == [("0008_replicas",)]
+        from alembic.script import ScriptDirectory
+
+        from app import MIGRATIONS_DIR
+
+        assert versions == [(ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head(),)]
         assert settings_rows == 1
         assert sum("Running upgrade  -> 0001_initial" in output for output in outputs) == 1
     finally:

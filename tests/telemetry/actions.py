@@ -390,12 +390,13 @@ ACTIONS: tuple[Action, ...] = (
            prepare=_running_timer_started_earlier,
            web=Way(_web_post(ALICE, "/timer/stop", token_page="/"), ALICE),
            api=Way(_api(ALICE, "POST", "/api/v1/timer/stop"), ALICE)),
-    # 90 minutes, not billable (unticked box / false), made by hand.
+    # 90 minutes, not billable ("Not billable" in the menu / false), made by hand.
     Action("create-entry", "time_entry.created",
            {"duration_seconds": 5400, "billable": False, "entry_source": "manual"},
            web=Way(_web_post(ALICE, "/entries/new",
                              {"project_id": _id_text("project"), "task_id": "0",
-                              "started_at": "2026-01-06T09:00", "ended_at": "2026-01-06T10:30"},
+                              "started_at": "2026-01-06T09:00", "ended_at": "2026-01-06T10:30",
+                              "billable": "no"},
                              token_page="/entries/new"), ALICE),
            api=Way(_api(ALICE, "POST", "/api/v1/time-entries",
                         lambda w: {"project_id": w.ids["project"],
@@ -428,8 +429,8 @@ ACTIONS: tuple[Action, ...] = (
                    ALICE)),
     # The API has no endpoint that creates tokens (a token cannot mint tokens).
     Action("create-api-token", "api_token.created", {},
-           web=Way(_web_post(ALICE, "/profile/tokens", {"name": "laptop"}, token_page="/profile",
-                             status=200), ALICE),
+           web=Way(_web_post(ALICE, "/profile/tokens", {"name": "laptop"}, token_page="/profile"),
+                   ALICE),
            cli=Way(_cli("create-token", ALICE, "--name", "laptop"), ALICE)),
     # Saved with the analytics box still ticked. The API has no settings endpoint.
     Action("save-settings", "settings.updated", {},

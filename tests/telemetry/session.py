@@ -73,7 +73,8 @@ def run_session(app, allow_analytics_expected: bool | None = None) -> None:
     assert user.post_form(f"/entries/{entry_id}/delete").status_code == 302
     assert user.get("/reports").status_code == 200
     assert user.get("/reports/export.csv").status_code == 200
-    created = user.post_form("/profile/tokens", {"name": TOKEN_NAME}, token_page="/profile")
+    created = user.post_form("/profile/tokens", {"name": TOKEN_NAME}, token_page="/profile",
+                             follow_redirects=True)  # post/redirect/get: shown once
     assert created.status_code == 200
     _api_session(app, project_id)
     assert user.post_form("/logout").status_code == 302
