@@ -86,6 +86,7 @@ def test_timer_keyboard_shortcuts_and_the_help_overlay(live_server, page):
     base, app = live_server
     _seed(app)
     _sign_in(page, base)
+    page.wait_for_load_state("load")  # app.js is deferred: its key handler comes after parsing
     page.keyboard.press("?")
     overlay = page.get_by_role("dialog", name="Keyboard shortcuts")
     expect(overlay).to_be_visible()

@@ -154,7 +154,6 @@
   }
 
   // Keyboard shortcuts on the dashboard's timer; "?" lists them. Ignored while typing.
-  // TODO(flag): the lead gates this on timer_keyboard_shortcuts at merge (app/telemetry/flags.py).
   var timerCard = document.querySelector("[data-shortcuts]");
   var shortcuts = document.getElementById("shortcuts");
   if (timerCard && shortcuts) {
