@@ -71,6 +71,10 @@ def browser():
         instance.close()
 
 
+# The two widths the user flows run at (issue 14: phones are users too).
+VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+
+
 @pytest.fixture
 def page(browser, request):
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB",
@@ -85,3 +89,10 @@ def page(browser, request):
 def _screenshot(page, test_name: str, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{test_name}-{name}.png"), full_page=True)
+
+
+@pytest.fixture(params=sorted(VIEWPORTS))
+def sized_page(request, page):
+    """The page at each of VIEWPORTS: a test asking for it runs at desktop width and at 390 px."""
+    page.set_viewport_size(VIEWPORTS[request.param])
+    return page

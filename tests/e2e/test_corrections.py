@@ -7,10 +7,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from tests.e2e.conftest import VIEWPORTS
+
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "browser-pass-123"
-VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 
 
 @pytest.fixture(params=sorted(VIEWPORTS))

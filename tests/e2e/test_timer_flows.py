@@ -11,15 +11,6 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "browser-pass-123"
-VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
-
-
-@pytest.fixture(params=sorted(VIEWPORTS))
-def sized_page(request, page):
-    page.set_viewport_size(VIEWPORTS[request.param])
-    return page
-
-
 def _seed(app):
     from app.services import catalog
     from app.services.setup import complete_setup
