@@ -69,7 +69,8 @@ def _log_layers(telemetry: TelemetryClient) -> None:
     if click.get_current_context(silent=True) is not None:
         return
     try:
-        base, analytics = telemetry.base_layer(), telemetry.analytics_layer()
+        state = telemetry.state()
+        base, analytics = telemetry.base_layer(state), telemetry.analytics_layer(state)
     except Exception:  # never let the report stop the app
         log.warning("telemetry.state_unknown", exc_info=True)
         return

@@ -177,25 +177,25 @@ class TelemetryClient:
 
     # -- layer states ----------------------------------------------------------------
 
-    def base_layer(self) -> LayerState:
+    def base_layer(self, state: InstallState | None = None) -> LayerState:
         """Whether base telemetry would be sent now, and why (or why not)."""
         if self.kill_switch:
             return LayerState(False, f"off: {self.kill_switch}")
         if self.consumer is None:
             return LayerState(False, "off: nothing is sent: no endpoint is configured "
                                      "(GRAFANA_OTLP_ENDPOINT is not set)")
-        if not self.state().setup_complete:
+        if not (state or self.state()).setup_complete:
             return LayerState(False, "off: setup is not complete")
         if self.consumer.exporter.kind == "debug":
             return LayerState(True, "on: TELEMETRY_DEBUG writes payloads to the log, nothing is sent")
         return LayerState(True, f"on: sending to {mask_url_credentials(self.consumer.exporter.url)}")
 
-    def analytics_layer(self) -> LayerState:
+    def analytics_layer(self, state: InstallState | None = None) -> LayerState:
         """Whether detailed analytics would be sent now, and why (or why not)."""
-        base = self.base_layer()
+        state = state or self.state()  # one read of the row for both layers
+        base = self.base_layer(state)
         if not base.enabled:
             return base
-        state = self.state()
         if state.telemetry_enabled is None:
             return LayerState(False, "off: an admin has not been asked yet")
         if state.telemetry_enabled is False:
@@ -216,7 +216,7 @@ class TelemetryClient:
         """Everything the admin page, ``flask telemetry status`` and the API show."""
         state = self.state()
         on_disk = self.installation.read()
-        base, analytics = self.base_layer(), self.analytics_layer()
+        base, analytics = self.base_layer(state), self.analytics_layer(state)
         return {
             "install_id": state.install_id or None,
             "detailed_analytics": state.telemetry_enabled,
