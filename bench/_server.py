@@ -199,7 +199,7 @@ def server_env(database_url: str, data_dir: Path, log_dir: Path, multiproc_dir: 
 def gunicorn_server(database_url: str, data_dir: str | os.PathLike, *, workers: int = 2,
                     env: Mapping[str, str] | None = None, log_dir: str | os.PathLike | None = None,
                     name: str = "server", prepare: bool = True, analytics: bool = True,
-                    ready_timeout: float = 60.0) -> Iterator[Server]:
+                    ready_timeout: float = 60.0, app_uri: str | None = None) -> Iterator[Server]:
     """Start ``gunicorn --config gunicorn.conf.py`` on a free port; stop it on leaving.
 
     ``env`` adds to (and overrides) the variables set here: DATABASE_URL, DATA_DIR,
@@ -208,6 +208,8 @@ def gunicorn_server(database_url: str, data_dir: str | os.PathLike, *, workers: 
     own ``<hostname>-<pid>`` directory, which gunicorn.conf.py empties at start) and
     SCHEDULER_ENABLED=false. ``prepare`` migrates and completes setup first, with
     ``analytics`` as the opt-in choice (skipped when setup was done before).
+    ``app_uri`` serves another WSGI app (``module:callable``) with the same gunicorn
+    configuration (the bare-Flask baseline of scenario 1).
     """
     data_dir = Path(data_dir).resolve()
     if prepare:
@@ -220,7 +222,8 @@ def gunicorn_server(database_url: str, data_dir: str | os.PathLike, *, workers: 
     output_path = data_dir / f"{name}-gunicorn.out"
     with open(output_path, "wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"],
+            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py",
+             *([app_uri] if app_uri else [])],
             cwd=ROOT, env=full_env, stdout=output, stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: a stuck stop kills only ours
         )

@@ -1,4 +1,4 @@
-"""Scenario 1 of issue 7, observability overhead: everything off against everything on.
+"""Scenario 1 of issue 7 (targets of issue 12): observability overhead, and the limit.
 
     .venv/bin/python -m bench.obs_overhead [--quick]
 
@@ -18,27 +18,34 @@ threads), differing only in their environment:
   every protobuf) with the stored opt-in choice, and ``SENTRY_DSN`` pointed at a
   local receiver (``SENTRY_TRACES_RATE=0``: errors only).
 
-Three loads, each from ``wrk`` in its own process (8 connections):
+A third instance, **bare**, is the limit: ``bench/bare_app.py``, a Flask app with
+no extensions answering each route below with the response "off" gave for it
+(captured at start), under the same gunicorn configuration.
 
-1. the dashboard ``GET /`` of the signed-in admin (session cookie);
-2. the API list ``GET /api/v1/time-entries`` (admin's Bearer token, page of 50);
-3. timer start/stop: ``POST /api/v1/timer/start`` then ``/stop``, alternating,
-   one user and one connection per wrk thread (``bench/wrk/timer.lua``), 8 users.
+Six loads, each from ``wrk`` in its own process (8 connections):
+
+1. ``dashboard``: ``GET /`` of the signed-in admin (session cookie);
+2. ``api_list``: ``GET /api/v1/time-entries`` (admin's Bearer token, page of 50);
+3. ``timer_start_stop``: ``POST /api/v1/timer/start`` then ``/stop``, alternating,
+   one user and one connection per wrk thread (``bench/wrk/timer.lua``), 8 users;
+4. ``api_me``: ``GET /api/v1/me`` (Bearer token);
+5. ``readyz`` and 6. ``healthz``: the probes, as a load balancer sends them.
 
 Every response outside 2xx is counted (``bench/wrk/report.lua``). Per load, after a
-warm-up of each instance, slices run in the order off, on, on, off (twice in a full
-run) so that a drift of the shared machine hits both alike; throughput is
-requests over time summed over a configuration's slices, p50/p99 the median of its
-slices' wrk percentiles. The check is the on/off throughput ratio, per load and
-overall (geometric mean of the three), against ≥ 0.95. Worker CPU per request
-(from /proc) is reported too: it is less sensitive to other processes on the
-machine than throughput is. ``quick=True`` runs one off/on/on/off block of 2 s
-slices: a smoke run whose figures are not comparable with the target.
+warm-up of each instance, rounds run the three instances back to back, the order
+reversed every other round (off, on, bare; bare, on, off; ...) so that a drift of
+the shared machine hits them alike. Each round gives its own ratios: throughput
+on/off, worker CPU seconds per request on/off (from /proc: steadier than
+throughput on a shared machine) and throughput off/bare (the limit). A figure is
+the median of the rounds' ratios, printed with their min and max. ``quick=True``
+runs one round of 1 s slices: a smoke run whose figures are not comparable with
+the targets.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import statistics
 import sys
@@ -58,13 +65,17 @@ from bench._server import (  # noqa: E402
 
 NUMBER = 1
 TITLE = "Observability overhead"
-TARGET_RATIO = 0.95
+TARGET_RATIO = 0.95  # throughput on/off
+TARGET_CPU_RATIO = 1.05  # worker CPU per request on/off
+TARGET_LIMIT_RATIO = 0.5  # throughput off/bare on GET /api/v1/me
+LIMIT_TARGET_LOADS = ("api_me",)
 WORKERS = 2
 CONNECTIONS = 8
 TIMER_USERS = 8  # one per wrk thread for the timer load
 USER_PASSWORD = "bench-user-password-123"
 ENTRIES = 400
-ORDER = ("off", "on", "on", "off")
+ROUNDS = 3
+ORDERS = (("off", "on", "bare"), ("bare", "on", "off"))
 
 OFF_ENV = {
     "METRICS_ENABLED": "false",
@@ -112,7 +123,7 @@ def seed(url: str, data_dir: Path) -> dict:
 class Target:
     """One running instance and what the loads need to talk to it."""
 
-    def __init__(self, name: str, server, cookie: str):
+    def __init__(self, name: str, server, cookie: str | None):
         self.name, self.server, self.cookie = name, server, cookie
 
     def worker_cpu(self) -> float:
@@ -121,28 +132,69 @@ class Target:
 
 
 def loads(admin_token: str, timer_tokens: list[str], project_id: int) -> list[dict]:
+    bearer = {"Authorization": f"Bearer {admin_token}"}
     return [
         {"name": "dashboard", "path": "/", "threads": 2, "cookie": True},
-        {"name": "api_list", "path": "/api/v1/time-entries", "threads": 2,
-         "headers": {"Authorization": f"Bearer {admin_token}"}},
+        {"name": "api_list", "path": "/api/v1/time-entries", "threads": 2, "headers": bearer},
         {"name": "timer_start_stop", "path": "/", "threads": CONNECTIONS,
          "lua": WRK_DIR / "timer.lua",
          "env": {"WRK_TOKENS": ",".join(timer_tokens), "WRK_PROJECT_ID": str(project_id)},
          "tokens": timer_tokens},
+        {"name": "api_me", "path": "/api/v1/me", "threads": 2, "headers": bearer},
+        {"name": "readyz", "path": "/readyz", "threads": 2},
+        {"name": "healthz", "path": "/healthz", "threads": 2},
     ]
+
+
+def canned_responses(base_url: str, cookie: str, admin_token: str, timer_token: str,
+                     project_id: int) -> dict[str, dict]:
+    """What the real app answers to each load's requests: the bare app serves the same."""
+    bearer = {"Authorization": f"Bearer {admin_token}"}
+    timer = {"Authorization": f"Bearer {timer_token}"}
+    requests = [
+        ("GET", "/", {"Cookie": cookie}, None),
+        ("GET", "/api/v1/time-entries", bearer, None),
+        ("GET", "/api/v1/me", bearer, None),
+        ("GET", "/readyz", {}, None),
+        ("GET", "/healthz", {}, None),
+        ("POST", "/api/v1/timer/start", timer, {"project_id": project_id}),
+        ("POST", "/api/v1/timer/stop", timer, None),
+    ]
+    canned = {}
+    for method, path, headers, body in requests:
+        status, content_type, payload = _fetch(base_url + path, method, headers, body)
+        if status >= 300:
+            raise RuntimeError(f"{method} {path} answered {status} while capturing responses")
+        canned[f"{method} {path}"] = {"status": status, "content_type": content_type,
+                                      "body": payload.decode("utf-8")}
+    return canned
+
+
+def _fetch(url: str, method: str, headers: dict, body) -> tuple[int, str, bytes]:
+    import urllib.request
+
+    data = json.dumps(body).encode() if body is not None else (b"" if method == "POST" else None)
+    request = urllib.request.Request(url, data=data, method=method,
+                                     headers={**headers, **({"Content-Type": "application/json"}
+                                                            if body is not None else {})})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, response.headers.get("Content-Type", ""), response.read()
 
 
 def one_slice(target: Target, load: dict, seconds: float) -> dict:
     headers = dict(load.get("headers", {}))
-    if load.get("cookie"):
+    if load.get("cookie") and target.cookie:
         headers["Cookie"] = target.cookie
     cpu_before = target.worker_cpu()
     result = run_wrk(target.server.base_url + load["path"], seconds, CONNECTIONS, load["threads"],
                      headers=headers, lua_script=load.get("lua"), env=load.get("env"))
     result["worker_cpu_seconds"] = round(target.worker_cpu() - cpu_before, 3)
-    if load.get("tokens"):  # a slice may end with timers running: stop them for the next one
+    result["worker_cpu_ms_per_request"] = (round(1000 * result["worker_cpu_seconds"]
+                                                 / result["requests"], 4)
+                                           if result["requests"] else None)
+    if load.get("tokens") and target.name != "bare":
         time.sleep(0.3)  # requests wrk left in flight finish first (a late start would stay)
-        for token in load["tokens"]:
+        for token in load["tokens"]:  # a slice may end with timers running: stop them
             http_request(f"{target.server.base_url}/api/v1/timer/stop", method="POST",
                          headers={"Authorization": f"Bearer {token}"})
     return result
@@ -159,28 +211,36 @@ def summarise(slices: list[dict]) -> dict:
         "p99_ms": round(statistics.median(s["p99_ms"] for s in slices), 2),
         "errors": sum(s["errors"] for s in slices),
         "non_2xx": sum(s["non_2xx"] for s in slices),
-        "worker_cpu_ms_per_request": round(1000 * cpu / requests, 3) if requests else None,
+        "worker_cpu_ms_per_request": round(1000 * cpu / requests, 4) if requests else None,
         "wrk_cpu_share_max": max(s["wrk_cpu_share"] for s in slices),
         "slice_rps": [s["requests_per_second"] for s in slices],
     }
 
 
-def measure(targets: dict[str, Target], load: dict, slice_seconds: float, blocks: int,
+def spread(values: list[float]) -> dict:
+    """Median, min and max of the rounds' ratios."""
+    return {"median": round(statistics.median(values), 4), "min": round(min(values), 4),
+            "max": round(max(values), 4), "rounds": [round(v, 4) for v in values]}
+
+
+def measure(targets: dict[str, Target], load: dict, slice_seconds: float, rounds: int,
             warmup_seconds: float) -> dict:
     for target in targets.values():
         one_slice(target, load, warmup_seconds)
-    slices: dict[str, list[dict]] = {"off": [], "on": []}
-    for _ in range(blocks):
-        for name in ORDER:
-            slices[name].append(one_slice(targets[name], load, slice_seconds))
-    off, on = summarise(slices["off"]), summarise(slices["on"])
-    return {
-        "off": off, "on": on,
-        "throughput_ratio": round(on["requests_per_second"] / off["requests_per_second"], 4),
-        "cpu_per_request_ratio": (round(on["worker_cpu_ms_per_request"]
-                                        / off["worker_cpu_ms_per_request"], 4)
-                                  if off["worker_cpu_ms_per_request"] else None),
-    }
+    slices: dict[str, list[dict]] = {name: [] for name in targets}
+    throughput, cpu, limit = [], [], []
+    for index in range(rounds):
+        this_round = {name: one_slice(targets[name], load, slice_seconds)
+                      for name in ORDERS[index % 2]}
+        for name, result in this_round.items():
+            slices[name].append(result)
+        off, on, bare = this_round["off"], this_round["on"], this_round["bare"]
+        throughput.append(on["requests_per_second"] / off["requests_per_second"])
+        cpu.append(on["worker_cpu_ms_per_request"] / off["worker_cpu_ms_per_request"])
+        limit.append(off["requests_per_second"] / bare["requests_per_second"])
+    return {**{name: summarise(found) for name, found in slices.items()},
+            "throughput_ratio": spread(throughput), "cpu_per_request_ratio": spread(cpu),
+            "limit_ratio": spread(limit)}
 
 
 def evidence_on(target: Target, otlp, sentry) -> dict:
@@ -198,13 +258,17 @@ def evidence_on(target: Target, otlp, sentry) -> dict:
             "sentry_envelopes": len(sentry.bodies)}
 
 
+def _ratio_label(spread_of: dict) -> str:
+    return f"(min {spread_of['min']:g}, max {spread_of['max']:g})"
+
+
 def run(quick: bool = False) -> dict:
     from tests.support.otlp import start_receiver
 
     started = time.perf_counter()
-    slice_seconds, blocks, warmup = (2, 1, 1) if quick else (5, 2, 2)
+    slice_seconds, rounds, warmup = (1, 1, 1) if quick else (4, ROUNDS, 2)
     figures: dict = {"workers": WORKERS, "connections": CONNECTIONS, "slice_seconds": slice_seconds,
-                     "blocks": blocks, "order": list(ORDER), "off_env": OFF_ENV}
+                     "rounds": rounds, "orders": [list(o) for o in ORDERS], "off_env": OFF_ENV}
     with contextlib.ExitStack() as stack:
         url = stack.enter_context(postgres_database("tt_bench_obs"))
         data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tt-obs-")))
@@ -222,28 +286,41 @@ def run(quick: bool = False) -> dict:
             server = stack.enter_context(gunicorn_server(url, data_dir, workers=WORKERS, env=env,
                                                          name=name, prepare=False))
             targets[name] = Target(name, server, sign_in(server.base_url))
+        canned = canned_responses(targets["off"].server.base_url, targets["off"].cookie,
+                                  admin_token, timer_tokens[0], data["project_id"])
+        canned_path = data_dir / "bare-responses.json"
+        canned_path.write_text(json.dumps(canned))
+        bare = stack.enter_context(gunicorn_server(
+            url, data_dir, workers=WORKERS, env={**OFF_ENV, "BENCH_BARE_RESPONSES": str(canned_path)},
+            name="bare", prepare=False, app_uri="bench.bare_app:create_app()"))
+        targets["bare"] = Target("bare", bare, None)
         figures["setup_seconds"] = round(time.perf_counter() - started, 1)
         figures["loads"] = {}
         for load in loads(admin_token, timer_tokens, data["project_id"]):
-            figures["loads"][load["name"]] = measure(targets, load, slice_seconds, blocks, warmup)
+            figures["loads"][load["name"]] = measure(targets, load, slice_seconds, rounds, warmup)
         time.sleep(1.5)  # let the last telemetry batch reach the receiver
         figures["on_evidence"] = evidence_on(targets["on"], otlp, sentry)
 
     per_load = figures["loads"]
-    ratios = [m["throughput_ratio"] for m in per_load.values()]
-    overall = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
-    figures["overall_throughput_ratio"] = round(overall, 4)
     checks = []
     for name, m in per_load.items():
         for config in ("off", "on"):
-            figures_of = m[config]
-            checks.append(check(f"{name}, {config}: requests/s", figures_of["requests_per_second"],
+            checks.append(check(f"{name}, {config}: requests/s", m[config]["requests_per_second"],
                                 "req/s"))
-            checks.append(check(f"{name}, {config}: p50", figures_of["p50_ms"], "ms"))
-            checks.append(check(f"{name}, {config}: p99", figures_of["p99_ms"], "ms"))
-        checks.append(check(f"{name}: worker CPU per request on/off", m["cpu_per_request_ratio"], "×"))
-        checks.append(check(f"{name}: throughput on/off", m["throughput_ratio"], "×",
+            checks.append(check(f"{name}, {config}: p99", m[config]["p99_ms"], "ms"))
+        checks.append(check(f"{name}, bare Flask: requests/s", m["bare"]["requests_per_second"],
+                            "req/s"))
+        t, c, lim = m["throughput_ratio"], m["cpu_per_request_ratio"], m["limit_ratio"]
+        checks.append(check(f"{name}: throughput on/off {_ratio_label(t)}", t["median"], "×",
                             at_least=TARGET_RATIO))
+        checks.append(check(f"{name}: worker CPU per request on/off {_ratio_label(c)}",
+                            c["median"], "×", at_most=TARGET_CPU_RATIO))
+        checks.append(check(f"{name}: throughput off/bare Flask {_ratio_label(lim)}",
+                            lim["median"], "×",
+                            at_least=TARGET_LIMIT_RATIO if name in LIMIT_TARGET_LOADS else None))
+    ratios = [m["throughput_ratio"]["median"] for m in per_load.values()]
+    overall = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+    figures["overall_throughput_ratio"] = round(overall, 4)
     checks.append(check("overall throughput on/off (geometric mean)", round(overall, 4), "×",
                         at_least=TARGET_RATIO))
     bad = sum(m[c]["errors"] + m[c]["non_2xx"] for m in per_load.values() for c in ("off", "on"))
