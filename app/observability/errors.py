@@ -14,13 +14,15 @@ import functools
 import ipaddress
 import re
 import socket
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from flask import Flask, has_request_context
+from flask import Flask, got_request_exception, has_request_context, request
 
 from .logging import (
-    ACCESS_LOGGER, authenticated_user_id, current_request_id, scrub_database_values,
+    ACCESS_LOGGER, authenticated_user_id, current_request_id, request_started_at,
+    route_template, scrub_database_values,
 )
 
 SERVER_NAME = "timetracker"  # sent instead of the machine's host name
@@ -61,6 +63,13 @@ def init_app(app: Flask) -> None:
     from sentry_sdk.integrations.threading import ThreadingIntegration
 
     traces_rate = app.config["SENTRY_TRACES_RATE"]
+    tracing = traces_rate > 0
+    # gunicorn's gthread worker submits every request to a thread pool: with
+    # scope propagation the SDK would copy two scopes per request for nothing.
+    integrations = [ThreadingIntegration(propagate_scope=False)]
+    if tracing:
+        # Transactions need the SDK's WSGI middleware around every request.
+        integrations.append(FlaskIntegration(transaction_style="url"))
     sentry_sdk.init(
         dsn=dsn,
         # Only the integrations named here (plus the SDK's defaults: logging,
@@ -68,17 +77,13 @@ def init_app(app: Flask) -> None:
         # records every query as a breadcrumb and span and walks the stack to find
         # its source: 0.5-1 ms per query, a quarter of a timer request's CPU
         # (docs/performance.md, scenario 1). Errors keep their stack traces.
-        # gunicorn's gthread worker submits every request to a thread pool: with
-        # scope propagation the SDK would copy two scopes per request, which the
-        # Flask integration replaces at once with the request's own.
-        integrations=[FlaskIntegration(transaction_style="url"),
-                      ThreadingIntegration(propagate_scope=False)],
+        integrations=integrations,
         auto_enabling_integrations=False,
         release=app.config["APP_VERSION"],
         environment=app.config["SENTRY_ENVIRONMENT"],
         # A rate of 0 means tracing off, not "sample nothing": with 0.0 the SDK still
         # builds an unsampled transaction and its spans on every request.
-        traces_sample_rate=traces_rate if traces_rate > 0 else None,
+        traces_sample_rate=traces_rate if tracing else None,
         # With tracing off the SDK would still add sentry-trace/baggage headers to the
         # app's outgoing requests (the telemetry sink, OIDC), telling a third party
         # our Sentry public key, release and trace ids: propagate to no one.
@@ -102,19 +107,33 @@ def init_app(app: Flask) -> None:
     # been captured already, and the next request starts with no breadcrumbs: as a
     # breadcrumb it is never seen, but it cost a breadcrumb and a scrub per request.
     ignore_logger(ACCESS_LOGGER)
-    app.before_request(_tag_request_id)
+    if not tracing:
+        # Errors only: Flask's own signal for an unhandled exception is all it takes.
+        # The SDK's middleware forked two scopes and parsed the request on every
+        # request (a quarter of /healthz's CPU, docs/performance.md) to serve the
+        # rare one that fails; what an error event needs is read when it happens.
+        got_request_exception.connect_via(app)(_report_unhandled_error)
+
+
+def _report_unhandled_error(sender: Flask, exception: BaseException, **_kwargs: Any) -> None:
+    """One error event for an exception no handler took, with its route and request."""
+    import sentry_sdk
+    from sentry_sdk.utils import event_from_exception
+
+    event, hint = event_from_exception(
+        exception, client_options=sentry_sdk.get_client().options,
+        mechanism={"type": "flask", "handled": False})
+    event["transaction"] = route_template()
+    event["request"] = {
+        "url": request.base_url, "method": request.method,
+        "headers": {key: value for key, value in request.headers.items()
+                    if key.lower() in _KEPT_HEADERS},
+    }
+    sentry_sdk.capture_event(event, hint=hint)
 
 
 def _raise_test_error():
     raise RuntimeError(TEST_ERROR_MESSAGE)
-
-
-def _tag_request_id() -> None:
-    import sentry_sdk
-
-    request_id = current_request_id()
-    if request_id:
-        sentry_sdk.get_isolation_scope().set_tag("request_id", request_id)
 
 
 def scrub_event(event: dict[str, Any], _hint: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -145,8 +164,32 @@ def scrub_event(event: dict[str, Any], _hint: dict[str, Any] | None = None) -> d
         extra.pop("sys.argv", None)  # command lines can carry secrets
     breadcrumbs = event.get("breadcrumbs")
     if isinstance(breadcrumbs, dict) and isinstance(breadcrumbs.get("values"), list):
-        breadcrumbs["values"] = [c for c in map(scrub_breadcrumb, breadcrumbs["values"]) if c]
+        crumbs = breadcrumbs["values"]
+        if has_request_context():
+            crumbs = _since(crumbs, request_started_at())
+        breadcrumbs["values"] = [c for c in map(scrub_breadcrumb, crumbs) if c]
     return _scrub(event)
+
+
+def _since(crumbs: list[dict[str, Any]], started: float | None) -> list[dict[str, Any]]:
+    """The breadcrumbs of this request: without the SDK's per-request scope, a worker
+    thread's scope also holds what its earlier requests logged."""
+    if started is None:
+        return crumbs
+    return [crumb for crumb in crumbs if _epoch(crumb.get("timestamp"), started) >= started]
+
+
+def _epoch(timestamp: Any, default: float) -> float:
+    if isinstance(timestamp, datetime):
+        return timestamp.timestamp()
+    if isinstance(timestamp, (int, float)):
+        return float(timestamp)
+    if isinstance(timestamp, str):  # serialised by the SDK before before_send runs
+        try:
+            return datetime.fromisoformat(timestamp).timestamp()
+        except ValueError:
+            pass
+    return default  # unknown form: keep the crumb
 
 
 def _user_id() -> int | None:

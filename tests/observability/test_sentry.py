@@ -129,7 +129,8 @@ def test_no_per_request_tracing_or_query_recording_at_rate_zero_and_errors_keep_
     client_options = sentry_sdk.get_client().options
     assert client_options["traces_sample_rate"] is None
     assert "sqlalchemy" not in sentry_sdk.get_client().integrations
-    assert "flask" in sentry_sdk.get_client().integrations
+    # No WSGI middleware around every request: Flask's error signal reports errors.
+    assert "flask" not in sentry_sdk.get_client().integrations
     with app.app_context():
         complete_setup(admin_username="admin", admin_password=ADMIN_PASSWORD, allow_analytics=False)
     client = app.test_client()
@@ -153,6 +154,7 @@ def test_no_per_request_tracing_or_query_recording_at_rate_zero_and_errors_keep_
 def test_a_positive_traces_rate_still_sends_transactions(app_factory, sentry_receiver):
     app = app_factory(SENTRY_DSN=sentry_receiver.dsn, SENTRY_TRACES_RATE=1.0)
     assert sentry_sdk.get_client().options["traces_sample_rate"] == 1.0
+    assert "flask" in sentry_sdk.get_client().integrations  # transactions need the middleware
     assert app.test_client().get("/healthz").status_code == 200
     sentry_sdk.flush(timeout=10)
     deadline = time.monotonic() + 10
@@ -206,3 +208,38 @@ def test_access_lines_are_not_kept_as_breadcrumbs(app_factory, sentry_receiver):
         logging.getLogger("app.events").info("project.created", extra={"project_id": 4})
         crumbs = list(sentry_sdk.get_isolation_scope()._breadcrumbs)
     assert [crumb.get("category") for crumb in crumbs] == ["app.events"]
+
+
+def test_an_error_event_carries_the_breadcrumbs_of_its_own_request_only(app_factory, sentry_receiver):
+    # Without the SDK's per-request scope a worker thread's scope keeps what its earlier
+    # requests logged; the event must not carry another request's story.
+    app = app_factory(SENTRY_DSN=sentry_receiver.dsn, SENTRY_TRACES_RATE=0.0,
+                      PROPAGATE_EXCEPTIONS=False)
+    seen = {}
+
+    @app.get("/_test/log-then-fail/<word>")
+    def log_then_fail(word):
+        logging.getLogger("app.events").warning(f"step.logged {word}")
+        if word == "fail":
+            raise RuntimeError(TEST_ERROR_MESSAGE)
+        seen[word] = True
+        return "ok"
+
+    with app.app_context():
+        complete_setup(admin_username="admin", admin_password=ADMIN_PASSWORD, allow_analytics=False)
+    client = app.test_client()
+    assert client.get("/_test/log-then-fail/earlier").status_code == 200
+    time.sleep(0.01)  # breadcrumb timestamps are to the microsecond; keep them apart
+    assert client.get("/_test/log-then-fail/fail", headers={"X-Request-ID": "crumbs-req-0001"}
+                      ).status_code == 500
+    events = [e for e in _wait_for_events(sentry_receiver)
+              if TEST_ERROR_MESSAGE in json.dumps(e.get("exception", {}))]
+    assert len(events) == 1
+    event = events[0]
+    messages = [crumb.get("message") for crumb in event["breadcrumbs"]["values"]]
+    assert "step.logged fail" in messages
+    assert "step.logged earlier" not in messages
+    assert event["tags"]["request_id"] == "crumbs-req-0001"
+    assert event["transaction"] == "/_test/log-then-fail/<word>"
+    assert event["request"]["method"] == "GET"
+    assert event["exception"]["values"][-1]["mechanism"]["handled"] is False
