@@ -204,9 +204,11 @@ def _engine_options(app: Flask) -> dict[str, Any]:
         # Wait for a writer instead of failing at once when gunicorn workers
         # or the timer and a report touch the file together.
         options["connect_args"] = {"timeout": 15}
-    else:
-        options["pool_pre_ping"] = True
     return options
+
+
+# A pooled PostgreSQL connection unused for longer than this is tested before use.
+POOL_PING_AFTER_IDLE_SECONDS = 1.0
 
 
 def _init_extensions(app: Flask) -> None:
@@ -218,6 +220,7 @@ def _init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     _enable_sqlite_foreign_keys(app)
+    _ping_idle_connections(app)
 
     from .auth import load_user
     from .routes.auth import register_oidc
@@ -245,6 +248,43 @@ def _enable_sqlite_foreign_keys(app: Flask) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
+
+
+def _ping_idle_connections(app: Flask) -> None:
+    """Test a pooled connection before use when it has been idle, not before every use.
+
+    ``pool_pre_ping`` sent a ``SELECT 1`` at every checkout: a round trip and about a
+    fifth of the CPU of a token-authenticated API read (docs/performance.md). What it
+    guards against, a connection the server closed (a restart, an idle timeout), happens
+    to connections that sat in the pool; one used a moment ago is alive. A dead one is
+    reported to the pool as a disconnect, and the pool hands out a fresh connection
+    instead (SQLAlchemy's recipe for custom pessimistic pings).
+    """
+    import time as time_module
+
+    from sqlalchemy import event
+    from sqlalchemy.exc import DisconnectionError
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    with app.app_context():
+        engine = db.engine
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def _note_idle_since(_dbapi_connection, record):
+        if record is not None:
+            record.info["tt_idle_since"] = time_module.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, record, _proxy):
+        idle_since = record.info.get("tt_idle_since")
+        if idle_since is None or time_module.monotonic() - idle_since < POOL_PING_AFTER_IDLE_SECONDS:
+            return  # new, or used a moment ago
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError("pooled connection is gone") from exc
 
 
 def _register_blueprints(app: Flask) -> None:

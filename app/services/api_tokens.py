@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import joinedload
 
 from .. import events
 from ..extensions import db
@@ -159,6 +161,14 @@ def allows(token: ApiToken, method: str) -> bool:
     return token.scope != SCOPE_READ or method.upper() in READ_METHODS
 
 
+@functools.cache
+def _token_by_hash():
+    """The token and its user in one query (a lazy load of the user was a second round
+    trip on every API request), built once per process rather than per request."""
+    return (select(ApiToken).options(joinedload(ApiToken.user))
+            .where(ApiToken.token_hash == bindparam("token_hash")))
+
+
 def authenticate(secret: str | None) -> ApiToken | None:
     """The live token for a presented secret (its user active), or None.
 
@@ -172,9 +182,7 @@ def authenticate(secret: str | None) -> ApiToken | None:
         secret.encode("utf-8")
     except UnicodeEncodeError:
         return None
-    token = db.session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == hash_token(secret))
-    )
+    token = db.session.scalar(_token_by_hash(), {"token_hash": hash_token(secret)})
     if token is None or token.revoked_at is not None:
         return None
     now = utcnow()
