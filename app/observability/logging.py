@@ -16,11 +16,11 @@ import contextvars
 import functools
 import logging
 import os
+import random
 import re
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -90,8 +90,13 @@ def is_sane_request_id(value: str | None) -> bool:
 
 
 def new_request_id() -> str:
-    """A fresh request id: 32 lowercase hex characters."""
-    return uuid.uuid4().hex
+    """A fresh request id: 32 lowercase hex characters.
+
+    From the process's PRNG, which Python reseeds in every forked worker: an id only
+    has to be unique, not secret, and ``uuid4`` cost a ``getrandom`` system call (and
+    the GIL handed back and forth) on every request.
+    """
+    return f"{random.getrandbits(128):032x}"
 
 
 # (second, "YYYY-MM-DDTHH:MM:SS") of the last line: most lines share their second.
@@ -183,7 +188,29 @@ class JsonLineFormatter(JsonFormatter):
                 log_data[name] = value
 
 
-class _StdoutHandler(logging.StreamHandler):
+class _FormatOutsideLock:
+    """``Handler.handle`` with the line formatted before the handler's lock is taken.
+
+    The stdlib formats inside the lock, so a worker's request threads queued behind
+    each other's JSON formatting; only the write needs the lock.
+    """
+
+    def handle(self, record: logging.LogRecord):
+        passed = self.filter(record)
+        if isinstance(passed, logging.LogRecord):  # Python 3.12+: a filter may replace it
+            record = passed
+        if passed:
+            try:
+                line = self.format(record)
+            except Exception:
+                self.handleError(record)
+                return passed
+            with self.lock:
+                self.write_line(line, record)
+        return passed
+
+
+class _StdoutHandler(_FormatOutsideLock, logging.StreamHandler):
     """Writes to whatever ``sys.stdout`` is at emit time (test runners swap it).
 
     In a ``flask`` command the lines go to stderr instead: there stdout is the
@@ -206,8 +233,16 @@ class _StdoutHandler(logging.StreamHandler):
     def stream(self, _value) -> None:
         pass
 
+    def write_line(self, line: str, record: logging.LogRecord) -> None:
+        try:
+            stream = self.stream
+            stream.write(line + self.terminator)
+            stream.flush()
+        except Exception:
+            self.handleError(record)
 
-class SharedRotatingFileHandler(logging.Handler):
+
+class SharedRotatingFileHandler(_FormatOutsideLock, logging.Handler):
     """Size-rotated JSON lines file that several processes may append to at once.
 
     The stdlib ``RotatingFileHandler`` assumes it is the only writer: with several
@@ -221,10 +256,15 @@ class SharedRotatingFileHandler(logging.Handler):
     - rotation itself happens under an inter-process file lock (``<path>.lock``),
       and re-checks the size under the lock, so exactly one worker rotates.
 
-    A line written while another worker rotates can land at the end of
-    ``app.jsonl.1`` instead of the new file: it is never lost. ``max_bytes`` or
-    ``backup_count`` of 0 turn rotation off (like the stdlib handler).
+    The path itself is looked up (a ``stat``) at most once every ``CHECK_SECONDS``,
+    for a file moved or deleted by someone else; a rotation by another worker shows
+    sooner, in the ``fstat`` size of the descriptor (the renamed file is full). A line
+    written meanwhile lands at the end of ``app.jsonl.1`` instead of the new file: it
+    is never lost. ``max_bytes`` or ``backup_count`` of 0 turn rotation off (like the
+    stdlib handler).
     """
+
+    CHECK_SECONDS = 1.0
 
     def __init__(self, path: str | os.PathLike, max_bytes: int, backup_count: int) -> None:
         super().__init__()
@@ -233,15 +273,22 @@ class SharedRotatingFileHandler(logging.Handler):
         self.backup_count = backup_count
         self._fd: int | None = None
         self._inode: int | None = None
+        self._checked_at = float("-inf")  # monotonic time of the last check of the path
 
     @property
     def rotates(self) -> bool:
         return self.max_bytes > 0 and self.backup_count > 0
 
     def emit(self, record: logging.LogRecord) -> None:
+        self.handle(record)
+
+    def write_line(self, line: str, record: logging.LogRecord) -> None:
         try:
-            data = (self.format(record) + "\n").encode("utf-8")
-            self._ensure_current()
+            data = (line + "\n").encode("utf-8")
+            now = time.monotonic()
+            if self._fd is None or now - self._checked_at >= self.CHECK_SECONDS:
+                self._ensure_current()
+                self._checked_at = now
             if self.rotates and os.fstat(self._fd).st_size + len(data) > self.max_bytes:
                 self._rotate(len(data))
             os.write(self._fd, data)

@@ -252,3 +252,28 @@ def test_a_line_is_formatted_once_for_stdout_and_the_file(app, log_dir, capsys, 
     assert [line["message"] for line in out_lines] == ["formatted once"]
     assert out_lines == file_lines
     assert len(calls) == 1
+
+
+def test_a_log_file_moved_away_is_recreated_at_its_path_within_the_check_interval(tmp_path):
+    # logrotate's "create" mode or an operator moving the file: the path is looked up
+    # at most once per CHECK_SECONDS, so lines follow the path again after that.
+    import logging
+    import time
+
+    from app.observability.logging import JsonLineFormatter, SharedRotatingFileHandler
+
+    path = tmp_path / "app.jsonl"
+    handler = SharedRotatingFileHandler(path, max_bytes=0, backup_count=0)
+    handler.CHECK_SECONDS = 0.05
+    handler.setFormatter(JsonLineFormatter())
+
+    def line(message: str) -> None:
+        handler.handle(logging.LogRecord("app", logging.INFO, __file__, 0, message, (), None))
+
+    line("before the move")
+    path.rename(tmp_path / "app.jsonl.old")
+    time.sleep(0.1)
+    line("after the move")
+    handler.close()
+    assert [json.loads(raw)["message"] for raw in path.read_text().splitlines()] == ["after the move"]
+    assert "before the move" in (tmp_path / "app.jsonl.old").read_text()
