@@ -169,6 +169,10 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "LOG_LEVEL": parse_log_level("LOG_LEVEL", get("LOG_LEVEL"), "INFO"),
         "LOG_MAX_BYTES": parse_int("LOG_MAX_BYTES", get("LOG_MAX_BYTES"), 10 * 1024 * 1024),
         "LOG_BACKUP_COUNT": parse_int("LOG_BACKUP_COUNT", get("LOG_BACKUP_COUNT"), 5),
+        # Lines below WARNING wait up to this long and are written together (one system
+        # call per batch instead of two per line); 0 writes each line at once.
+        "LOG_FLUSH_SECONDS": parse_float("LOG_FLUSH_SECONDS", get("LOG_FLUSH_SECONDS"), 0.2,
+                                         0.0, 10.0),
         "METRICS_ENABLED": parse_bool("METRICS_ENABLED", get("METRICS_ENABLED"), True),
         "METRICS_TOKEN": get("METRICS_TOKEN") or None,
         # Set by the launcher (gunicorn.conf.py) for prometheus-client's multiprocess mode:

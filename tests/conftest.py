@@ -173,6 +173,9 @@ def app_factory(database_url, tmp_path):
             "LOG_DIR": str(tmp_path / "logs"),
             "RATELIMIT_STORAGE_URI": "memory://",
             "SERVER_NAME": None,
+            # Tests read a request's lines right after it; the batching itself is
+            # tested in tests/observability/test_log_batching.py.
+            "LOG_FLUSH_SECONDS": 0.0,
         }
         config.update(overrides)
         app = create_app(config)

@@ -59,14 +59,19 @@ def init_app(app: Flask) -> None:
         return
     import sentry_sdk
     from sentry_sdk.integrations.flask import FlaskIntegration
-    from sentry_sdk.integrations.logging import ignore_logger
+    from sentry_sdk.integrations.logging import LoggingIntegration, ignore_logger
     from sentry_sdk.integrations.threading import ThreadingIntegration
 
     traces_rate = app.config["SENTRY_TRACES_RATE"]
     tracing = traces_rate > 0
     # gunicorn's gthread worker submits every request to a thread pool: with
     # scope propagation the SDK would copy two scopes per request for nothing.
-    integrations = [ThreadingIntegration(propagate_scope=False)]
+    integrations = [
+        ThreadingIntegration(propagate_scope=False),
+        # The SDK's defaults, without its handler for Sentry's Logs product (not enabled
+        # here): it took a lock on every log line only to find the product off.
+        LoggingIntegration(sentry_logs_level=None),
+    ]
     if tracing:
         # Transactions need the SDK's WSGI middleware around every request.
         integrations.append(FlaskIntegration(transaction_style="url"))

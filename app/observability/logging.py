@@ -20,9 +20,10 @@ import random
 import re
 import sys
 import threading
+import weakref
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import click
 from filelock import FileLock
@@ -188,29 +189,124 @@ class JsonLineFormatter(JsonFormatter):
                 log_data[name] = value
 
 
-class _FormatOutsideLock:
-    """``Handler.handle`` with the line formatted before the handler's lock is taken.
+# A pipe write up to this size is atomic (PIPE_BUF): workers sharing stdout never tear
+# each other's lines. A file opened O_APPEND takes any single write whole.
+_PIPE_ATOMIC_BYTES = 4096
+# Buffered lines are written at once when they reach this size.
+_MAX_BUFFERED_BYTES = 64 * 1024
 
-    The stdlib formats inside the lock, so a worker's request threads queued behind
-    each other's JSON formatting; only the write needs the lock.
+
+class _BufferedLineHandler:
+    """A handler that formats outside its lock and writes lines in batches.
+
+    Every line used to be its own system call (two handlers: two per line), and each
+    call handed the GIL to another request thread and back: the JSON access line was
+    the largest cost observability added to a request (docs/performance.md, scenario
+    1). Lines now wait up to ``flush_seconds`` (``LOG_FLUSH_SECONDS``) and go out
+    together, written by :data:`_flusher`'s thread. Warnings and errors flush at once,
+    as does a full buffer, ``flush()``, ``close()`` (``logging.shutdown`` at exit
+    calls both) and a fork. ``flush_seconds`` of 0 writes every line at once.
     """
+
+    flush_seconds = 0.0
+
+    def _init_buffer(self, flush_seconds: float) -> None:
+        self.flush_seconds = flush_seconds
+        self._lines: list[str] = []
+        self._buffered_bytes = 0
+        self._last_record: logging.LogRecord | None = None
+        self._watched = False
 
     def handle(self, record: logging.LogRecord):
         passed = self.filter(record)
         if isinstance(passed, logging.LogRecord):  # Python 3.12+: a filter may replace it
             record = passed
-        if passed:
-            try:
-                line = self.format(record)
-            except Exception:
-                self.handleError(record)
-                return passed
-            with self.lock:
-                self.write_line(line, record)
+        if not passed:
+            return passed
+        try:
+            line = self.format(record)
+        except Exception:
+            self.handleError(record)
+            return passed
+        with self.lock:
+            self._lines.append(line)
+            self._buffered_bytes += len(line) + 1
+            self._last_record = record
+            if (self.flush_seconds <= 0 or record.levelno >= logging.WARNING
+                    or self._buffered_bytes >= _MAX_BUFFERED_BYTES):
+                self._write_buffered()
+            elif not self._watched:
+                self._watched = True
+                _flusher.watch(self)
         return passed
 
+    def emit(self, record: logging.LogRecord) -> None:
+        self.handle(record)
 
-class _StdoutHandler(_FormatOutsideLock, logging.StreamHandler):
+    def flush(self) -> None:
+        with self.lock:
+            self._write_buffered()
+
+    def close(self) -> None:
+        self.flush()
+        super().close()
+
+    def _write_buffered(self) -> None:
+        """Write what is buffered (the caller holds the lock)."""
+        self._watched = False
+        if not self._lines:
+            return
+        lines, record = self._lines, self._last_record
+        self._lines, self._buffered_bytes, self._last_record = [], 0, None
+        try:
+            self.write_lines(lines)
+        except Exception:
+            self.handleError(record)
+
+    def write_lines(self, lines: list[str]) -> None:
+        raise NotImplementedError
+
+
+class _Flusher:
+    """One thread per process writes the handlers' buffered lines every ``flush_seconds``."""
+
+    def __init__(self) -> None:
+        self._handlers: "weakref.WeakSet[_BufferedLineHandler]" = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._pid: int | None = None
+
+    def watch(self, handler: _BufferedLineHandler) -> None:
+        with self._lock:
+            self._handlers.add(handler)
+            if self._pid != os.getpid():  # first use in this process (or after a fork)
+                self._pid = os.getpid()
+                threading.Thread(target=self._run, name="log-flusher", daemon=True).start()
+        self._wake.set()
+
+    def flush_all(self) -> None:
+        with self._lock:
+            handlers = list(self._handlers)
+        for handler in handlers:
+            handler.flush()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            with self._lock:
+                delays = [h.flush_seconds for h in self._handlers if h.flush_seconds > 0]
+            time.sleep(min(delays, default=0.0))
+            self.flush_all()
+
+
+_flusher = _Flusher()
+if hasattr(os, "register_at_fork"):
+    # A child must not write its parent's buffered lines a second time.
+    os.register_at_fork(before=_flusher.flush_all)
+
+
+class _StdoutHandler(_BufferedLineHandler, logging.StreamHandler):
     """Writes to whatever ``sys.stdout`` is at emit time (test runners swap it).
 
     In a ``flask`` command the lines go to stderr instead: there stdout is the
@@ -219,9 +315,10 @@ class _StdoutHandler(_FormatOutsideLock, logging.StreamHandler):
     included), and for any thread running a command.
     """
 
-    def __init__(self, cli_process: bool = False) -> None:
+    def __init__(self, cli_process: bool = False, flush_seconds: float = 0.0) -> None:
         super().__init__(sys.stdout)
         self.cli_process = cli_process
+        self._init_buffer(flush_seconds)
 
     @property
     def stream(self):  # type: ignore[override]
@@ -233,16 +330,29 @@ class _StdoutHandler(_FormatOutsideLock, logging.StreamHandler):
     def stream(self, _value) -> None:
         pass
 
-    def write_line(self, line: str, record: logging.LogRecord) -> None:
-        try:
-            stream = self.stream
-            stream.write(line + self.terminator)
+    def write_lines(self, lines: list[str]) -> None:
+        stream = self.stream
+        for chunk in _chunks(lines, _PIPE_ATOMIC_BYTES):
+            stream.write(chunk)
             stream.flush()
-        except Exception:
-            self.handleError(record)
 
 
-class SharedRotatingFileHandler(_FormatOutsideLock, logging.Handler):
+def _chunks(lines: list[str], limit: int) -> Iterator[str]:
+    """Whole lines joined into pieces of at most ``limit`` bytes (a longer line alone)."""
+    piece: list[str] = []
+    size = 0
+    for line in lines:
+        length = len(line.encode("utf-8")) + 1 if not line.isascii() else len(line) + 1
+        if piece and size + length > limit:
+            yield "\n".join(piece) + "\n"
+            piece, size = [], 0
+        piece.append(line)
+        size += length
+    if piece:
+        yield "\n".join(piece) + "\n"
+
+
+class SharedRotatingFileHandler(_BufferedLineHandler, logging.Handler):
     """Size-rotated JSON lines file that several processes may append to at once.
 
     The stdlib ``RotatingFileHandler`` assumes it is the only writer: with several
@@ -266,8 +376,10 @@ class SharedRotatingFileHandler(_FormatOutsideLock, logging.Handler):
 
     CHECK_SECONDS = 1.0
 
-    def __init__(self, path: str | os.PathLike, max_bytes: int, backup_count: int) -> None:
+    def __init__(self, path: str | os.PathLike, max_bytes: int, backup_count: int,
+                 flush_seconds: float = 0.0) -> None:
         super().__init__()
+        self._init_buffer(flush_seconds)
         self.path = str(path)
         self.max_bytes = max_bytes
         self.backup_count = backup_count
@@ -279,25 +391,27 @@ class SharedRotatingFileHandler(_FormatOutsideLock, logging.Handler):
     def rotates(self) -> bool:
         return self.max_bytes > 0 and self.backup_count > 0
 
-    def emit(self, record: logging.LogRecord) -> None:
-        self.handle(record)
-
-    def write_line(self, line: str, record: logging.LogRecord) -> None:
-        try:
-            data = (line + "\n").encode("utf-8")
-            now = time.monotonic()
-            if self._fd is None or now - self._checked_at >= self.CHECK_SECONDS:
-                self._ensure_current()
-                self._checked_at = now
-            if self.rotates and os.fstat(self._fd).st_size + len(data) > self.max_bytes:
-                self._rotate(len(data))
+    def write_lines(self, lines: list[str]) -> None:
+        # One write per batch, unless the batch would carry the file past its limit:
+        # then line by line, so rotation still happens between lines.
+        data = ("\n".join(lines) + "\n").encode("utf-8")
+        now = time.monotonic()
+        if self._fd is None or now - self._checked_at >= self.CHECK_SECONDS:
+            self._ensure_current()
+            self._checked_at = now
+        if not self.rotates or os.fstat(self._fd).st_size + len(data) <= self.max_bytes:
             os.write(self._fd, data)
-        except Exception:
-            self.handleError(record)
+            return
+        for line in lines:
+            encoded = (line + "\n").encode("utf-8")
+            if os.fstat(self._fd).st_size + len(encoded) > self.max_bytes:
+                self._rotate(len(encoded))
+            os.write(self._fd, encoded)
 
     def close(self) -> None:
         self.acquire()
         try:
+            self._write_buffered()
             self._close_fd()
         finally:
             self.release()
@@ -367,7 +481,8 @@ def _configure_handlers(app: Flask) -> None:
     # console shows warnings and errors only (the file keeps every line): its own answer
     # is what the operator reads.
     cli_process = click.get_current_context(silent=True) is not None
-    console = _StdoutHandler(cli_process=cli_process)
+    flush_seconds = app.config["LOG_FLUSH_SECONDS"]
+    console = _StdoutHandler(cli_process=cli_process, flush_seconds=flush_seconds)
     if cli_process:
         console.setLevel(logging.WARNING)
     handlers: list[logging.Handler] = [console]
@@ -378,6 +493,7 @@ def _configure_handlers(app: Flask) -> None:
             Path(log_dir) / LOG_FILE_NAME,
             max_bytes=app.config["LOG_MAX_BYTES"],
             backup_count=app.config["LOG_BACKUP_COUNT"],
+            flush_seconds=flush_seconds,
         ))
     for handler in handlers:
         handler.tt_observability = True

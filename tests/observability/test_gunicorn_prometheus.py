@@ -93,9 +93,15 @@ def test_counters_sum_over_all_workers_whichever_worker_answers_the_scrape(gunic
     assert totals == [requests] * 12
 
     # The same requests, seen in the shared log file: every line parses, one access
-    # line per request, written by more than one worker.
-    access = [line for line in read_log_lines(gunicorn_server["log_dir"])
-              if line["logger"] == "app.access" and line["route"] == "/healthz"]
+    # line per request, written by more than one worker (each writes its lines in
+    # batches, LOG_FLUSH_SECONDS apart).
+    deadline = time.monotonic() + 10
+    while True:
+        access = [line for line in read_log_lines(gunicorn_server["log_dir"])
+                  if line["logger"] == "app.access" and line["route"] == "/healthz"]
+        if len(access) >= requests or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert len(access) == requests
     assert len({line["pid"] for line in access}) >= 2, "one worker answered everything"
     assert get(f"{base_url}/metrics")[0] == 401
