@@ -62,6 +62,10 @@ class TimeEntry(db.Model):
             sqlite_where=text("ended_at IS NOT NULL"),
             postgresql_where=text("ended_at IS NOT NULL"),
         ),
+        # The CSV export's order (oldest first, id breaking ties): PostgreSQL reads the
+        # rows in this order through a cursor and sends the first ones at once, instead
+        # of sorting every matching row before the first byte (1,000,000 rows: ~1.4 s).
+        Index("ix_time_entries_started_id", "started_at", "id"),
         db.CheckConstraint(
             "ended_at IS NULL OR ended_at >= started_at", name="ends_after_start"
         ),
