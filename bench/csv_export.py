@@ -7,7 +7,7 @@ migratable database), inserts the entries in bulk, then downloads
 /api/v1/time-entries/export.csv through the WSGI test client, reading the
 streamed body chunk by chunk without keeping it. Three passes:
 
-1. timing, no tracing: rows/s and bytes;
+1. timing, no tracing: rows/s, bytes and the time to the first byte of the body;
 2. tracemalloc peak while streaming all entries;
 3. the same peak for a tenth of them (a date filter): if the export is
    streamed, the two peaks are about the same; if it were built in memory,
@@ -79,18 +79,23 @@ def build(url: str | None, data_dir: str, entries: int):
     return app, token
 
 
-def download(app, token: str, query: str = "") -> tuple[int, int]:
-    """Stream the export; return (bytes, data rows) without keeping the body."""
+def download(app, token: str, query: str = "") -> tuple[int, int, float]:
+    """Stream the export; return (bytes, data rows, seconds to the first chunk) without
+    keeping the body."""
     client = app.test_client()
+    started = time.perf_counter()
     response = client.get(f"/api/v1/time-entries/export.csv{query}",
                           headers={"Authorization": f"Bearer {token}"}, buffered=False)
     assert response.status_code == 200, response.status_code
     size = lines = 0
+    first_byte = None
     for chunk in response.response:
+        if first_byte is None:
+            first_byte = time.perf_counter() - started
         size += len(chunk)
         lines += chunk.count(b"\r\n") if isinstance(chunk, bytes) else chunk.count("\r\n")
     response.close()
-    return size, lines - 1  # the header row
+    return size, lines - 1, first_byte  # lines - 1: the header row
 
 
 def main() -> None:
@@ -104,7 +109,7 @@ def main() -> None:
         setup_s = time.perf_counter() - started
 
         started = time.perf_counter()
-        size, rows = download(app, token)
+        size, rows, first_byte = download(app, token)
         elapsed = time.perf_counter() - started
         assert rows >= args.entries, rows  # notes with newlines would add lines; there are none
 
@@ -113,7 +118,7 @@ def main() -> None:
         _, peak_all = tracemalloc.get_traced_memory()
         tracemalloc.reset_peak()
         tenth_end = (FIRST_DAY + timedelta(minutes=17 * args.entries // 10)).date()
-        _, tenth_rows = download(app, token, f"?end={tenth_end.isoformat()}")
+        _, tenth_rows, _ = download(app, token, f"?end={tenth_end.isoformat()}")
         _, peak_tenth = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         with app.app_context():
@@ -122,7 +127,7 @@ def main() -> None:
     result = {
         "database": "postgresql" if args.database_url else "sqlite",
         "entries": rows, "bytes": size, "seconds": round(elapsed, 2),
-        "rows_per_second": round(rows / elapsed),
+        "rows_per_second": round(rows / elapsed), "first_byte_ms": round(first_byte * 1000, 1),
         "peak_traced_mib_all": round(peak_all / 2**20, 2),
         "entries_tenth": tenth_rows,
         "peak_traced_mib_tenth": round(peak_tenth / 2**20, 2),

@@ -51,7 +51,12 @@ class TimeEntry(db.Model):
             sqlite_where=text("ended_at IS NULL"),
             postgresql_where=text("ended_at IS NULL"),
         ),
-        Index("ix_time_entries_user_started", "user_id", "started_at"),
+        # A user's entries in the entry order: the latest ones (the dashboard, the timer
+        # form's defaults) and a user's export read exactly the rows they return. With
+        # (user_id, started_at) only, PostgreSQL preferred walking the index below
+        # backwards for a frequent user, and read most of the table when that user had
+        # not booked lately (migration 0010).
+        Index("ix_time_entries_user_started_id", "user_id", "started_at", "id"),
         # Reports over a date range for everyone (admins): the finished entries of
         # the range, read from the index alone on PostgreSQL (an index-only scan
         # of the INCLUDE columns instead of the whole table), then summed.
@@ -62,6 +67,10 @@ class TimeEntry(db.Model):
             sqlite_where=text("ended_at IS NOT NULL"),
             postgresql_where=text("ended_at IS NOT NULL"),
         ),
+        # The CSV export's order (oldest first, id breaking ties): PostgreSQL reads the
+        # rows in this order through a cursor and sends the first ones at once, instead
+        # of sorting every matching row before the first byte (1,000,000 rows: ~1.4 s).
+        Index("ix_time_entries_started_id", "started_at", "id"),
         db.CheckConstraint(
             "ended_at IS NULL OR ended_at >= started_at", name="ends_after_start"
         ),

@@ -183,7 +183,7 @@ def test_a_day_is_the_viewers_local_day_across_a_dst_change(world):
 
 
 def test_a_years_days_follow_both_dst_changes(world):
-    """A year by day (PostgreSQL buckets by UTC offset segments): entries either side of
+    """A year by day (PostgreSQL sums each local day apart): entries either side of
     both 2026 changes in Berlin, the repeated hour in October included, land on the
     local day Python gives them."""
     app, users = world["app"], world["users"]
@@ -215,6 +215,75 @@ def test_a_years_days_follow_both_dst_changes(world):
         expected[when.astimezone(timezone.utc).astimezone(berlin).date().isoformat()] += 60 + n
     assert {r.key: r.seconds for r in report.rows if r.seconds} == dict(expected)
     assert len(report.rows) == 365
+
+
+def _offset_changes_2026(tz) -> list[datetime]:
+    """The UTC instants ``tz`` changes its offset in 2026, found by stepping 15 minutes
+    (every zone's offsets are whole quarter hours) and then second by second."""
+    changes, step = [], timedelta(minutes=15)
+    when = datetime(2025, 12, 31, tzinfo=timezone.utc)
+    while when < datetime(2027, 1, 2, tzinfo=timezone.utc):
+        if (when + step).astimezone(tz).utcoffset() != when.astimezone(tz).utcoffset():
+            exact = when
+            while exact.astimezone(tz).utcoffset() == when.astimezone(tz).utcoffset():
+                exact += timedelta(seconds=1)
+            changes.append(exact)
+        when += step
+    return changes
+
+
+@pytest.mark.parametrize("zone_name", [
+    "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu", "UTC"])
+@pytest.mark.parametrize("narrowed", [False, True], ids=["everyone", "one-user"])
+def test_a_years_days_and_amounts_match_python_in_every_kind_of_zone(world, zone_name, narrowed):
+    """A year by day, for an admin seeing everyone (PostgreSQL sums each day apart) and
+    for one user (one pass bucketed by UTC offset): entries a second and a minute either
+    side of every offset change of 2026 (a 30-minute one in Lord Howe, none in Kathmandu
+    or UTC) and of the local midnights around them, of the range's first and last
+    instants and just outside them, billable at two rates or not: each lands on the
+    local day Python gives it, with that day's seconds, billable seconds and amount."""
+    app, users, projects = world["app"], world["users"], world["projects"]
+    tz = ZoneInfo(zone_name)
+    first, last = date(2026, 1, 1), date(2026, 12, 31)
+
+    def midnight(day: date) -> datetime:
+        return datetime.combine(day, datetime.min.time(), tzinfo=tz).astimezone(timezone.utc)
+
+    instants = {midnight(first), midnight(last + timedelta(days=1)) - timedelta(seconds=1),
+                midnight(first) - timedelta(seconds=1), midnight(last + timedelta(days=1))}
+    for change in _offset_changes_2026(tz) or [midnight(date(2026, 6, 15)) + timedelta(hours=5)]:
+        day = change.astimezone(tz).date()
+        for edge in (change, midnight(day), midnight(day + timedelta(days=1)),
+                     midnight(day - timedelta(days=1))):
+            for delta in (-60, -1, 0, 1, 60):
+                instants.add(edge + timedelta(seconds=delta))
+    with app.app_context():
+        admin = db.session.get(User, users["admin"])
+        admin.timezone = zone_name
+        expected = defaultdict(lambda: [0, 0, Decimal(0)])
+        for n, when in enumerate(sorted(instants)):
+            seconds, billable, task = 60 + 7 * n, n % 3 != 0, n % 2
+            db.session.add(TimeEntry(
+                user_id=users["admin"], project_id=projects[0]["id"],
+                task_id=projects[0]["tasks"][task], started_at=when,
+                ended_at=when + timedelta(seconds=seconds), duration_seconds=seconds,
+                billable=billable, source="manual"))
+            local_day = when.astimezone(tz).date()
+            if first <= local_day <= last:
+                totals = expected[local_day.isoformat()]
+                totals[0] += seconds
+                if billable:
+                    totals[1] += seconds
+                    totals[2] += seconds * _rate(0, task)
+        db.session.commit()
+        filters = ReportFilters(start=first, end=last,
+                                user_id=users["admin"] if narrowed else None)
+        report = reports.summary(admin, filters, "day")
+    assert len(report.rows) == 365
+    assert {r.key: (r.seconds, r.billable_seconds, r.amount) for r in report.rows if r.seconds} == {
+        day: (s, b, (amount / 3600).quantize(Decimal("0.01")))
+        for day, (s, b, amount) in expected.items()}
+    assert report.total_seconds == sum(s for s, _, _ in expected.values())
 
 
 def test_a_total_of_exactly_half_a_cent_is_rounded_once_from_the_exact_sum(world):
