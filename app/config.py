@@ -199,6 +199,11 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "TELEMETRY_EXPORT_TIMEOUT_SECONDS": parse_float(
             "TELEMETRY_EXPORT_TIMEOUT_SECONDS", get("TELEMETRY_EXPORT_TIMEOUT_SECONDS"), 2.0, 0.1, 10.0
         ),
+        # How long detailed events wait to go out together (a batch also leaves when it
+        # reaches 512 records): each export costs a request and an outbox write.
+        "TELEMETRY_BATCH_DELAY_MS": parse_int(
+            "TELEMETRY_BATCH_DELAY_MS", get("TELEMETRY_BATCH_DELAY_MS"), 5000, minimum=10
+        ),
         "TELEMETRY_QUEUE_SIZE": parse_int(
             "TELEMETRY_QUEUE_SIZE", get("TELEMETRY_QUEUE_SIZE"), 1000, minimum=1
         ),

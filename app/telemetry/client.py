@@ -32,6 +32,7 @@ from sqlalchemy import Engine
 from .. import events
 from ..observability.urls import mask_url_credentials
 from . import catalogue, context, store
+from . import outbox as outbox_module
 from .catalogue import LAYER_ANALYTICS, LAYER_BASE, CatalogueViolation
 from .consumer import Consumer, payload_dict
 from .installation import Installation, InstallationWriteError, InstallState, isoformat
@@ -102,7 +103,8 @@ class TelemetryClient:
                 exporter, metrics=metrics, resource=self._resource, may_export=self._may_export,
                 on_sent=self._record_sent,
                 max_queue_size=int(config.get("TELEMETRY_QUEUE_SIZE", 1000)),
-                batch_delay_seconds=float(config.get("TELEMETRY_BATCH_DELAY_MS", 1000)) / 1000,
+                batch_delay_seconds=float(config.get("TELEMETRY_BATCH_DELAY_MS", 5000)) / 1000,
+                sent_kept=outbox_module.OUTBOX_ROWS_PER_BATCH,
             )
 
     # -- the install state ---------------------------------------------------------

@@ -119,12 +119,13 @@ class Consumer:
                  may_export: Callable[[str], bool],
                  on_sent: Callable[[list[dict]], None],
                  max_queue_size: int = 1000, batch_size: int = 512,
-                 batch_delay_seconds: float = 1.0) -> None:
+                 batch_delay_seconds: float = 1.0, sent_kept: int | None = None) -> None:
         self.exporter = exporter
         self._metrics = metrics
         self._resource = resource
         self._may_export = may_export
         self._on_sent = on_sent
+        self._sent_kept = sent_kept  # how many of a batch's newest payloads on_sent keeps
         self._max_queue_size = max_queue_size
         self._batch_size = max(1, min(batch_size, max_queue_size))
         self._delay = batch_delay_seconds
@@ -246,8 +247,11 @@ class Consumer:
     def _write_outbox(self, batch: list[Pending], resource) -> None:
         resource_attributes = dict(resource.attributes)
         try:
+            # Only the payloads the outbox keeps are built (building all was most of the
+            # outbox's cost per event).
+            kept = batch[-self._sent_kept:] if self._sent_kept else batch
             self._on_sent([payload_dict(item.name, item.layer, item.attributes, resource_attributes)
-                           for item in batch])
+                           for item in kept])
         except Exception:
             log.warning("telemetry.outbox_error", exc_info=True)
 

@@ -119,3 +119,20 @@ def test_shutting_down_twice_is_quiet(telemetry_app_factory, otlp_receiver):
             logger.removeHandler(handler)
             logger.disabled, logger.level, logger.filters = disabled, level, filters
     assert warnings == []
+
+
+def test_the_outbox_keeps_the_newest_payloads_of_a_batch_the_receiver_took(
+        telemetry_app_factory, otlp_receiver):
+    from app.telemetry.outbox import OUTBOX_ROWS_PER_BATCH, recent
+
+    app = _opted_in_app(telemetry_app_factory)
+    with app.test_request_context("/"):
+        for n in range(OUTBOX_ROWS_PER_BATCH + 30):
+            telemetry.track_event("time_entry.updated", {"duration_seconds": n}, user_id=7)
+    flush(app)  # one batch of 80
+    assert len([r for r in otlp_receiver.events("analytics")
+                if r["event_name"] == "time_entry.updated"]) == OUTBOX_ROWS_PER_BATCH + 30
+    with app.app_context():
+        kept = [row["payload"]["attributes"]["duration_seconds"]
+                for row in recent(OUTBOX_ROWS_PER_BATCH + 30) if row["event"] == "time_entry.updated"]
+    assert sorted(kept) == list(range(30, OUTBOX_ROWS_PER_BATCH + 30))
