@@ -20,8 +20,8 @@ import random
 import re
 import sys
 import threading
-import weakref
 import time
+import weakref
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -233,7 +233,7 @@ class _BufferedLineHandler:
             self._buffered_bytes += len(line) + 1
             self._last_record = record
             if (self.flush_seconds <= 0 or record.levelno >= logging.WARNING
-                    or self._buffered_bytes >= _MAX_BUFFERED_BYTES):
+                    or self._buffered_bytes >= _MAX_BUFFERED_BYTES or self._write_now()):
                 self._write_buffered()
             elif not self._watched:
                 self._watched = True
@@ -262,6 +262,10 @@ class _BufferedLineHandler:
             self.write_lines(lines)
         except Exception:
             self.handleError(record)
+
+    def _write_now(self) -> bool:
+        """Whether this line must not wait (a subclass's reason)."""
+        return False
 
     def write_lines(self, lines: list[str]) -> None:
         raise NotImplementedError
@@ -329,6 +333,11 @@ class _StdoutHandler(_BufferedLineHandler, logging.StreamHandler):
     @stream.setter
     def stream(self, _value) -> None:
         pass
+
+    def _write_now(self) -> bool:
+        # A command's lines go to stderr, decided by the thread that logs them: write
+        # them from that thread, not later from the flusher's.
+        return self.cli_process or click.get_current_context(silent=True) is not None
 
     def write_lines(self, lines: list[str]) -> None:
         stream = self.stream
