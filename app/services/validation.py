@@ -59,10 +59,13 @@ def clean_text(value: str | None, field: str, *, max_length: int, multiline: boo
         raise ValidationError(f"{label} must be text.", field)
     if multiline:  # one line ending: CR LF and a lone CR become LF
         value = value.replace("\r\n", "\n").replace("\r", "\n")
-    text = strip_unsafe_characters(value, multiline=multiline).strip()
-    if len(text) > max_length:
+    # The bound is on what was sent (as the API's schema says, maxLength), not on what
+    # is left once unsafe characters are stripped: a request the schema refuses must
+    # not pass here. Line endings count as one character either way (as a browser's
+    # maxlength counts them).
+    if len(value) > max_length:
         raise ValidationError(f"{label} must be at most {max_length} characters.", field)
-    return text
+    return strip_unsafe_characters(value, multiline=multiline).strip()
 
 
 def clean_name(value: str | None, field: str = "name", max_length: int = 200) -> str:

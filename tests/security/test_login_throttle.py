@@ -107,7 +107,8 @@ def test_workers_share_the_counts_through_redis(app_factory, redis_uri, tmp_path
     config = {key: app.config[key] for key in (
         "SQLALCHEMY_DATABASE_URI", "DATA_DIR", "RATELIMIT_STORAGE_URI",
         "LOGIN_RATE_LIMIT_PER_ACCOUNT", "SECRET_KEY")}
-    config.update(TESTING=True, LOG_DIR=str(tmp_path / "other-logs"), SERVER_NAME=None)
+    config.update(TESTING=True, LOG_DIR=str(tmp_path / "other-logs"), SERVER_NAME=None,
+                  LOG_FLUSH_SECONDS=0)  # its log lines before its answer on stdout
     other = subprocess.run([sys.executable, "-c", _OTHER_WORKER, json.dumps(config)], cwd=ROOT,
                            capture_output=True, text=True, timeout=60)
     assert other.stdout.strip().splitlines()[-1] == "200", other.stderr[-2000:]  # refused, re-rendered

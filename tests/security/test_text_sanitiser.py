@@ -131,3 +131,14 @@ def test_rows_stored_before_the_sanitiser_are_neutralised_at_export(
     header, row = open_csv(path, tmp_path)
     cell = row[[c.text for c in header].index("notes")]
     assert cell.formula is None and cell.text == "'" + HYPERLINK
+
+
+def test_the_length_bound_is_on_what_was_sent_not_on_what_is_left_after_stripping():
+    # The API's schema says maxLength 200 of the string sent: 200 letters and one control
+    # character must be refused (schemathesis found it accepted), 200 letters accepted.
+    from app.services.errors import ValidationError
+    from app.services.validation import clean_name
+
+    assert clean_name("a" * 200) == "a" * 200
+    with pytest.raises(ValidationError, match="at most 200"):
+        clean_name("a" * 199 + "\u0084" + "b")
