@@ -96,7 +96,7 @@ def run(quick: bool = False) -> dict:
     from app.telemetry import client
 
     started = time.monotonic()
-    rounds, per_round = (2, 50) if quick else (7, 200)
+    rounds, per_round = (2, 50) if quick else (5, 500)
     flood = 50_000 if quick else 1_000_000
     figures: dict = {"rounds": rounds, "requests_per_round": per_round, "events_per_mode": flood}
     with contextlib.ExitStack() as stack:
