@@ -317,6 +317,14 @@ def sign_in(base_url: str, username: str = ADMIN_USERNAME, password: str = ADMIN
 def http_request(url: str, *, method: str = "GET", headers: Mapping[str, str] | None = None,
                  json_body: Any = None, timeout: float = 10) -> tuple[int, bytes]:
     """One request; returns (status, body) for any status, without following redirects."""
+    status, _headers, body = http_exchange(url, method=method, headers=headers,
+                                           json_body=json_body, timeout=timeout)
+    return status, body
+
+
+def http_exchange(url: str, *, method: str = "GET", headers: Mapping[str, str] | None = None,
+                  json_body: Any = None, timeout: float = 10) -> tuple[int, Any, bytes]:
+    """:func:`http_request` with the response headers too: (status, headers, body)."""
 
     class _NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args, **kwargs):
@@ -333,9 +341,9 @@ def http_request(url: str, *, method: str = "GET", headers: Mapping[str, str] | 
     opener = urllib.request.build_opener(_NoRedirect)
     try:
         with opener.open(request, timeout=timeout) as response:
-            return response.status, response.read()
+            return response.status, response.headers, response.read()
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
+        return exc.code, exc.headers, exc.read()
 
 
 # -- wrk ---------------------------------------------------------------------------

@@ -59,8 +59,8 @@ if __package__ in (None, ""):
 
 from bench._common import check, postgres_database, run_alone, scenario_result  # noqa: E402
 from bench._server import (  # noqa: E402
-    WRK_DIR, app_context, create_api_token, gunicorn_server, http_request, prepare_database,
-    run_wrk, sentry_receiver, sign_in,
+    WRK_DIR, app_context, create_api_token, gunicorn_server, http_exchange, http_request,
+    prepare_database, run_wrk, sentry_receiver, sign_in,
 )
 
 NUMBER = 1
@@ -162,23 +162,14 @@ def canned_responses(base_url: str, cookie: str, admin_token: str, timer_token: 
     ]
     canned = {}
     for method, path, headers, body in requests:
-        status, content_type, payload = _fetch(base_url + path, method, headers, body)
+        status, response_headers, payload = http_exchange(base_url + path, method=method,
+                                                          headers=headers, json_body=body)
         if status >= 300:
             raise RuntimeError(f"{method} {path} answered {status} while capturing responses")
-        canned[f"{method} {path}"] = {"status": status, "content_type": content_type,
+        canned[f"{method} {path}"] = {"status": status,
+                                      "content_type": response_headers.get("Content-Type", ""),
                                       "body": payload.decode("utf-8")}
     return canned
-
-
-def _fetch(url: str, method: str, headers: dict, body) -> tuple[int, str, bytes]:
-    import urllib.request
-
-    data = json.dumps(body).encode() if body is not None else (b"" if method == "POST" else None)
-    request = urllib.request.Request(url, data=data, method=method,
-                                     headers={**headers, **({"Content-Type": "application/json"}
-                                                            if body is not None else {})})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return response.status, response.headers.get("Content-Type", ""), response.read()
 
 
 def one_slice(target: Target, load: dict, seconds: float) -> dict:

@@ -324,11 +324,12 @@ class _StdoutHandler(_BufferedLineHandler, logging.StreamHandler):
         self.cli_process = cli_process
         self._init_buffer(flush_seconds)
 
+    def _in_command(self) -> bool:
+        return self.cli_process or click.get_current_context(silent=True) is not None
+
     @property
     def stream(self):  # type: ignore[override]
-        if self.cli_process or click.get_current_context(silent=True) is not None:
-            return sys.stderr
-        return sys.stdout
+        return sys.stderr if self._in_command() else sys.stdout
 
     @stream.setter
     def stream(self, _value) -> None:
@@ -337,7 +338,7 @@ class _StdoutHandler(_BufferedLineHandler, logging.StreamHandler):
     def _write_now(self) -> bool:
         # A command's lines go to stderr, decided by the thread that logs them: write
         # them from that thread, not later from the flusher's.
-        return self.cli_process or click.get_current_context(silent=True) is not None
+        return self._in_command()
 
     def write_lines(self, lines: list[str]) -> None:
         stream = self.stream
@@ -368,18 +369,17 @@ class SharedRotatingFileHandler(_BufferedLineHandler, logging.Handler):
     gunicorn workers each one renames the file on its own schedule, keeps writing
     to the renamed file and clobbers the others' backups. Here instead:
 
-    - every line is one ``write(2)`` on an ``O_APPEND`` descriptor, so lines from
-      different workers never interleave;
-    - before writing, the handler checks that its descriptor is still the file at
-      ``path`` (same inode) and reopens it when another worker has rotated it;
+    - whole lines (a batch, see :class:`_BufferedLineHandler`) go out in one
+      ``write(2)`` on an ``O_APPEND`` descriptor, so lines from different workers
+      never interleave;
+    - a rotation by another worker shows in the descriptor's size (the renamed file
+      is full): the handler then finds the path holds another file and reopens it;
     - rotation itself happens under an inter-process file lock (``<path>.lock``),
       and re-checks the size under the lock, so exactly one worker rotates.
 
     The path itself is looked up (a ``stat``) at most once every ``CHECK_SECONDS``,
-    for a file moved or deleted by someone else; a rotation by another worker shows
-    sooner, in the ``fstat`` size of the descriptor (the renamed file is full). A line
-    written meanwhile lands at the end of ``app.jsonl.1`` instead of the new file: it
-    is never lost. ``max_bytes`` or ``backup_count`` of 0 turn rotation off (like the
+    for a file moved or deleted by someone else. A line written meanwhile lands at
+    the end of ``app.jsonl.1`` instead of the new file: it is never lost. ``max_bytes`` or ``backup_count`` of 0 turn rotation off (like the
     stdlib handler).
     """
 
@@ -418,13 +418,9 @@ class SharedRotatingFileHandler(_BufferedLineHandler, logging.Handler):
             os.write(self._fd, encoded)
 
     def close(self) -> None:
-        self.acquire()
-        try:
-            self._write_buffered()
+        super().close()  # writes what is still buffered first
+        with self.lock:
             self._close_fd()
-        finally:
-            self.release()
-            super().close()
 
     def _ensure_current(self) -> None:
         try:

@@ -318,7 +318,9 @@ def _compute(viewer: User, filters: ReportFilters, group_by: str = "project") ->
     where = and_(TimeEntry.ended_at.is_not(None), *report_entries_filter(viewer, filters))
 
     rate = func.coalesce(Task.hourly_rate, Project.hourly_rate, Client.default_hourly_rate)
-    if group_by == "day" and _is_postgresql():
+    # PostgreSQL sums days in SQL, billable time already apart (see _days_on_postgresql).
+    days_in_sql = group_by == "day" and _is_postgresql()
+    if days_in_sql:
         query = _days_on_postgresql(viewer, filters, where, tz)
     elif group_by == "day":
         # A day x project x task grouping would hardly reduce the rows: join per entry.
@@ -355,7 +357,7 @@ def _compute(viewer: User, filters: ReportFilters, group_by: str = "project") ->
             "tag": [Tag.id, Tag.name],
         }[group_by]
 
-    if group_by != "day" or not _is_postgresql():
+    if not days_in_sql:
         query = (
             select(
                 *key_cols, sums.c.billable,
@@ -374,7 +376,7 @@ def _compute(viewer: User, filters: ReportFilters, group_by: str = "project") ->
         query = query.group_by(*key_cols, sums.c.billable)
 
     groups: dict[str, dict] = {}
-    for *keys, row_seconds, billable_seconds, second_cents in _sums(query, group_by):
+    for *keys, row_seconds, billable_seconds, second_cents in _sums(query, days_in_sql):
         key, label, color = _describe(group_by, keys, filters.start)
         group = groups.setdefault(
             key, {"label": label, "color": color, "seconds": 0, "billable": 0, "second_cents": 0}
@@ -416,13 +418,13 @@ def _compute(viewer: User, filters: ReportFilters, group_by: str = "project") ->
     )
 
 
-def _sums(query, group_by: str):
+def _sums(query, billable_apart: bool):
     """The query's rows as (keys..., seconds, billable seconds, billable second-cents).
 
-    The day query on PostgreSQL sums billable time with FILTER already; the others
-    return one row per group and billable flag, folded here.
+    The day query on PostgreSQL (``billable_apart``) sums billable time with FILTER
+    already; the others return one row per group and billable flag, folded here.
     """
-    if group_by == "day" and _is_postgresql():
+    if billable_apart:
         yield from db.session.execute(query)
         return
     for *keys, billable, seconds, second_cents in db.session.execute(query):

@@ -103,7 +103,7 @@ class TelemetryClient:
                 exporter, metrics=metrics, resource=self._resource, may_export=self._may_export,
                 on_sent=self._record_sent,
                 max_queue_size=int(config.get("TELEMETRY_QUEUE_SIZE", 1000)),
-                batch_delay_seconds=float(config.get("TELEMETRY_BATCH_DELAY_MS", 5000)) / 1000,
+                batch_delay_seconds=float(config["TELEMETRY_BATCH_DELAY_MS"]) / 1000,
                 sent_kept=outbox_module.OUTBOX_ROWS_PER_BATCH,
             )
 
