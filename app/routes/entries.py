@@ -138,10 +138,15 @@ def edit_entry(entry_id: int):
         status = FORM_INVALID
         if form.validate_on_submit():
             try:
+                # The form shows times to the minute: one posted as shown keeps its seconds.
                 entry = entries.update_entry(
                     current_user, entry.id, project_id=form.project_id.data,
-                    task_id=form.task_id.data, started_at=form.started_at.data,
-                    ended_at=form.ended_at.data, notes=form.notes.data,
+                    task_id=form.task_id.data,
+                    started_at=entries.as_stored_if_shown(
+                        form.started_at.data, entry.started_at, current_user.timezone),
+                    ended_at=entries.as_stored_if_shown(
+                        form.ended_at.data, entry.ended_at, current_user.timezone),
+                    notes=form.notes.data,
                     billable=form.billable.data, confirm_long=form.confirm_long.data,
                     repeated_hour=form.repeated_hour.data or None, tags=form.tags.data or "",
                 )

@@ -57,9 +57,11 @@ def save():
     for name, typed in request.form.items():
         if match := _CELL.match(name):
             project_id, task_id, day = (int(g) for g in match.groups())
-            was = request.form.get(f"was-{project_id}-{task_id}-{day}", "")
+            suffix = f"{project_id}-{task_id}-{day}"
+            was = request.form.get(f"was-{suffix}", "")
             changes.append(timesheet.CellChange(project_id, task_id or None, day, typed,
-                                                int(was) if was.isdigit() else None))
+                                                int(was) if was.isdigit() else None,
+                                                shown=request.form.get(f"shown-{suffix}")))
     try:
         changed = timesheet.save_week(current_user, monday, changes)
     except timesheet.CellErrors as exc:
@@ -74,14 +76,16 @@ def save():
 
 
 def _render(grid, typed=None, errors=None, status: int = 200):
-    shown = {(row.key, i): format_duration(s, current_user.hours_format) if s else ""
-             for row in grid.rows for i, s in enumerate(row.seconds)}
-    shown.update(typed or {})
+    # What each cell shows for its seconds; posted back as "shown", it marks the cells
+    # the user left alone (the rendering rounds, so the seconds cannot tell).
+    rendered = {(row.key, i): format_duration(s, current_user.hours_format) if s else ""
+                for row in grid.rows for i, s in enumerate(row.seconds)}
+    shown = {**rendered, **(typed or {})}
     present = {row.key for row in grid.rows}
     addable = [(p, t) for p in catalog.list_projects() for t in [None, *p.tasks]
                if (t is None or t.status != "done") and (p.id, t.id if t else None) not in present]
     return render_template(
-        "timesheet.html", grid=grid, shown=shown, errors=errors or {}, addable=addable,
+        "timesheet.html", grid=grid, rendered=rendered, shown=shown, errors=errors or {}, addable=addable,
         row_args=[f"{pid}-{tid or 0}" for pid, tid in present],
         previous=timesheet.week_label(grid.monday - timedelta(days=7)),
         following=timesheet.week_label(grid.monday + timedelta(days=7)),

@@ -15,8 +15,8 @@ from .. import events
 from .catalog import get_bookable_project, get_project, resolve_task
 from .errors import NotFound, ValidationError
 from .tags import resolve_tags
-from .validation import (EARLIEST_YEAR, LATEST_YEAR, check_day, clean_text, resolve_wall_time,
-                         to_utc, zone)
+from .validation import (EARLIEST_YEAR, LATEST_YEAR, check_day, check_end, clean_text,
+                         in_zone, resolve_wall_time, to_utc, zone)
 
 MAX_NOTES_LENGTH = 5000
 LONG_ENTRY = timedelta(hours=24)
@@ -43,6 +43,21 @@ def local_to_utc(value: datetime, tz_name: str, field: str = "started_at",
     return to_utc(value, tz_name, field)
 
 
+def as_stored_if_shown(posted: datetime | None, stored: datetime | None,
+                       tz_name: str | None) -> datetime | None:
+    """``stored`` when ``posted`` is what a form showed for it, else ``posted``.
+
+    The entry forms show times to the minute (a naive wall time in the user's zone):
+    a stored 09:00:37 shows as 09:00. Posted back untouched it is the stored time,
+    so saving a note neither moves the entry by 37 seconds nor makes a 2-second
+    entry end "before" it starts; a time the user changed is taken as typed.
+    """
+    if posted is None or stored is None or posted.tzinfo is not None:
+        return posted
+    shown = in_zone(stored, zone(tz_name)).replace(tzinfo=None, second=0, microsecond=0)
+    return stored if posted == shown else posted
+
+
 def _check_span(started_at: datetime, ended_at: datetime, confirm_long: bool) -> int:
     if ended_at <= started_at:
         raise ValidationError("End must be after start.", "ended_at")
@@ -52,8 +67,7 @@ def _check_span(started_at: datetime, ended_at: datetime, confirm_long: bool) ->
             "This entry is longer than 24 hours. Tick “confirm long entry” if that is right.",
             "confirm_long",
         )
-    if ended_at > utcnow() + timedelta(days=366):
-        raise ValidationError("End is too far in the future.", "ended_at")
+    check_end(ended_at, "ended_at")
     return int(span.total_seconds())
 
 

@@ -30,7 +30,8 @@ from ..models import SOURCE_MANUAL, Project, Task, TimeEntry, User
 from ..models.types import utcnow
 from .catalog import get_bookable_project, resolve_task
 from .errors import ServiceError, ValidationError
-from .validation import parse_duration, zone
+from .locking import lock_rows
+from .validation import bookable_days, parse_duration, zone
 
 DAYS = 7
 DEFAULT_START = time(9, 0)
@@ -102,8 +103,13 @@ def parse_week(value: str | None, viewer: User, now: datetime | None = None) -> 
         monday = date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
     except ValueError:
         raise ValidationError("A week looks like 2026-W10.", "week") from None
-    if not 1970 <= monday.year <= 2999:
-        raise ValidationError("That week is out of range.", "week")
+    # The weeks an entry may lie in, by the rule the entry forms and the API use.
+    first, last = bookable_days(zone(viewer.timezone), now)
+    first_monday = first + timedelta(days=-first.weekday() % 7)
+    last_monday = last - timedelta(days=last.weekday())
+    if not first_monday <= monday <= last_monday:
+        raise ValidationError(f"That week is out of range: weeks {week_label(first_monday)} to "
+                              f"{week_label(last_monday)} can hold time.", "week")
     return monday
 
 
@@ -119,6 +125,9 @@ def _entries(user: User, monday: date, tz) -> list[TimeEntry]:
                TimeEntry.started_at >= _day_start(monday, tz),
                TimeEntry.started_at < _day_start(monday + timedelta(days=DAYS), tz))
         .order_by(TimeEntry.started_at, TimeEntry.id)
+        # Fresh from the database, not the session's copies: read after a lock, this is
+        # what the rule checks.
+        .execution_options(populate_existing=True)
     ))
 
 
@@ -171,15 +180,49 @@ class CellChange:
     day: int          # 0 = Monday
     typed: str        # what the user typed (blank = zero)
     was: int | None   # seconds the page showed, None if the page did not say
+    # The text the page rendered in the cell, None if the page did not say. A rendering
+    # rounds (0:00 for 2 seconds, 0.33 for 0:20), so a cell is compared by its text:
+    # posted as shown, it is untouched whatever seconds lie under it.
+    shown: str | None = None
+
+    @property
+    def untouched(self) -> bool:
+        return self.shown is not None and self.typed.strip() == self.shown.strip()
 
 
-def save_week(user: User, monday: date, changes: list[CellChange]) -> int:
+CHANGED_ELSEWHERE = "Changed elsewhere since this page was loaded; reload to see it."
+FUTURE_DAY = "This day has not come yet: time is booked once it is done."
+
+
+DAY_TOO_SHORT = "That is more time than this day has."
+
+
+def _no_room(day: date, tz, now: datetime) -> str:
+    """Why an addition does not fit on ``day``: the day is to come, today has not had
+    that much time yet, or the day is shorter (a DST change)."""
+    if _day_start(day, tz) >= now:
+        return FUTURE_DAY
+    if _day_start(day + timedelta(days=1), tz) > now:
+        return (f"That would end after now ({now.astimezone(tz):%H:%M}): enter at most "
+                "the time today has had so far.")
+    return DAY_TOO_SHORT
+
+
+def save_week(user: User, monday: date, changes: list[CellChange],
+              now: datetime | None = None) -> int:
     """Apply the typed cells as ordinary entries; returns how many cells changed.
 
     All or nothing: every cell is parsed and checked first; any problem raises
-    :class:`CellErrors` (per cell) and nothing is written.
+    :class:`CellErrors` (per cell) and nothing is written. A cell posted as the page
+    showed it is skipped; an addition must end by ``now`` (the timesheet books time
+    done, not planned).
     """
     tz = zone(user.timezone)
+    now = now or utcnow()
+    # The user's row lock first, then the read: a second save of this user's week waits
+    # here until the first commits, then sees its cells, so "was" is checked against
+    # what is stored, not against what another request is about to write.
+    lock_rows(User, User.id == user.id)
     entries = _entries(user, monday, tz)
     current: dict[tuple[RowKey, int], list[TimeEntry]] = {}
     for entry in entries:
@@ -187,12 +230,15 @@ def save_week(user: User, monday: date, changes: list[CellChange]) -> int:
                            []).append(entry)
 
     errors: dict[tuple[RowKey, int], str] = {}
-    plan: list[tuple[tuple[RowKey, int], int, int]] = []  # (cell, target seconds, now seconds)
+    plan: list[tuple[tuple[RowKey, int], int, int, datetime | None]] = []
+    # (cell, target seconds, now seconds, start of the entry added)
     projects: dict[RowKey, tuple[Project, Task | None]] = {}
+    day_ends = [[e.ended_at for e in entries if _day_index(e, monday, tz) == i]
+                for i in range(DAYS)]
     for change in changes:
         key = (change.project_id, change.task_id)
         cell = (key, change.day)
-        if not 0 <= change.day < DAYS:
+        if not 0 <= change.day < DAYS or change.untouched:
             continue
         try:
             target = parse_duration(change.typed, "cells") or 0
@@ -201,29 +247,36 @@ def save_week(user: User, monday: date, changes: list[CellChange]) -> int:
             continue
         existing = sum(int(e.duration_seconds or 0) for e in current.get(cell, []))
         if change.was is not None and change.was != existing:
-            errors[cell] = "Changed elsewhere since this page was loaded; reload to see it."
+            errors[cell] = CHANGED_ELSEWHERE
             continue
         if target == existing:
             continue
-        if target > existing and key not in projects:
-            try:
-                project = get_bookable_project(change.project_id)
-                projects[key] = (project, resolve_task(project, change.task_id))
-            except ServiceError as exc:
-                errors[cell] = exc.message
+        start = None
+        if target > existing:
+            day = monday + timedelta(days=change.day)
+            start = _place(day, tz, day_ends[change.day], target - existing, now)
+            if start is None:
+                errors[cell] = _no_room(day, tz, now)
                 continue
-        plan.append((cell, target, existing))
+            if key not in projects:
+                try:
+                    project = get_bookable_project(change.project_id)
+                    projects[key] = (project, resolve_task(project, change.task_id))
+                except ServiceError as exc:
+                    errors[cell] = exc.message
+                    continue
+            day_ends[change.day].append(start + timedelta(seconds=target - existing))
+        plan.append((cell, target, existing, start))
     if errors:
         raise CellErrors(errors)
 
     created: list[TimeEntry] = []
     shortened: list[TimeEntry] = []
     deleted: list[int] = []
-    for (key, day), target, existing in plan:
-        if target > existing:
+    for (key, day), target, existing, start in plan:
+        if start is not None:
             project, task = projects[key]
-            created.append(_add(user, monday + timedelta(days=day), tz, entries, project, task,
-                                target - existing))
+            created.append(_add(user, start, project, task, target - existing))
         else:
             _remove(current.get((key, day), []), existing - target, shortened, deleted)
     db.session.commit()
@@ -237,19 +290,28 @@ def save_week(user: User, monday: date, changes: list[CellChange]) -> int:
     return len(plan)
 
 
-def _add(user, day: date, tz, entries, project, task, seconds: int) -> TimeEntry:
-    day_start, next_day = _day_start(day, tz), _day_start(day + timedelta(days=1), tz)
+def _place(day: date, tz, same_day_ends: list[datetime], seconds: int,
+           now: datetime) -> datetime | None:
+    """Where an added entry of ``seconds`` starts on ``day``: after the day's last entry
+    (or at 09:00), moved earlier if it would run past midnight or past ``now``; None when
+    the day has not had that much time by ``now``."""
+    day_start = _day_start(day, tz)
+    latest_end = min(_day_start(day + timedelta(days=1), tz), now)
     start = datetime.combine(day, DEFAULT_START, tzinfo=tz).astimezone(timezone.utc)
-    same_day_ends = [e.ended_at for e in entries if day_start <= e.started_at < next_day]
     if same_day_ends:
         start = max(start, max(same_day_ends))
-    if start + timedelta(seconds=seconds) > next_day:  # keep the entry on its day
-        start = max(day_start, next_day - timedelta(seconds=seconds))
+    if start + timedelta(seconds=seconds) > latest_end:
+        start = max(day_start, latest_end - timedelta(seconds=seconds))
+    if start + timedelta(seconds=seconds) > latest_end:
+        return None
+    return start
+
+
+def _add(user, start: datetime, project, task, seconds: int) -> TimeEntry:
     entry = TimeEntry(user_id=user.id, project_id=project.id, task_id=task.id if task else None,
                       started_at=start, ended_at=start + timedelta(seconds=seconds),
                       duration_seconds=seconds, billable=project.billable, source=SOURCE_MANUAL)
     db.session.add(entry)
-    entries.append(entry)
     return entry
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from datetime import timezone
 from functools import lru_cache
@@ -189,6 +189,33 @@ def in_zone(value: datetime, tz) -> datetime:
         return value.astimezone(tz)
     except OverflowError:
         return value.astimezone(timezone.utc)
+
+
+# -- how far ahead an entry may lie: one rule for the entry forms, the timesheet, the API --
+
+# Planned time may be entered up to a year (and a leap day) ahead; a typo in the year
+# (2062 for 2026) may not, nor can the timesheet open a week no entry could be in.
+MAX_DAYS_AHEAD = 366
+TOO_FAR_AHEAD = f"End is too far in the future: at most {MAX_DAYS_AHEAD} days from now."
+
+
+def latest_end(now: datetime | None = None) -> datetime:
+    """The latest end any entry may have: :data:`MAX_DAYS_AHEAD` days after ``now``."""
+    return (now or datetime.now(timezone.utc)) + timedelta(days=MAX_DAYS_AHEAD)
+
+
+def check_end(ended_at: datetime, field: str = "ended_at",
+              now: datetime | None = None) -> datetime:
+    """``ended_at`` (aware) if it is no later than :func:`latest_end`."""
+    if ended_at > latest_end(now):
+        raise ValidationError(TOO_FAR_AHEAD, field)
+    return ended_at
+
+
+def bookable_days(tz, now: datetime | None = None) -> tuple[date, date]:
+    """The first and the last local day (in ``tz``) an entry may lie on: 1970-01-01 to
+    the day of :func:`latest_end`."""
+    return EARLIEST_DAY, min(LATEST_DAY, in_zone(latest_end(now), tz).date())
 
 # -- added for issue 14: decimal commas, durations, local times around DST changes ----------
 

@@ -1,0 +1,196 @@
+"""Forms that show a rounded value and post it back: what the user did not touch stays as stored.
+
+Each test reads the page as a browser would (every field with the value it rendered),
+changes at most one field, and posts the whole form back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from html.parser import HTMLParser
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import TimeEntry
+
+UTC = timezone.utc
+WEEK = "2026-W13"  # Monday 23 March 2026, in the past
+
+
+class _Form(HTMLParser):
+    """The fields of the first form whose ``id`` (or, without one, any POST form) matches,
+    with the values the page rendered: what a browser posts when nothing is typed."""
+
+    def __init__(self, form_id: str | None):
+        super().__init__()
+        self.form_id, self.inside, self.fields = form_id, False, {}
+        self._select = self._textarea = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form":
+            self.inside = (a.get("id") == self.form_id if self.form_id
+                           else (a.get("method") or "").lower() == "post")
+        elif not self.inside:
+            return
+        elif tag == "input" and a.get("name"):
+            if a.get("type") in ("checkbox", "radio"):
+                if "checked" in a:
+                    self.fields[a["name"]] = a.get("value", "y")
+            else:
+                self.fields[a["name"]] = a.get("value") or ""
+        elif tag == "select":
+            self._select = a.get("name")
+        elif tag == "option" and self._select and "selected" in a:
+            self.fields[self._select] = a.get("value", "")
+        elif tag == "textarea":
+            self._textarea = a.get("name")
+            self.fields[self._textarea] = ""
+
+    def handle_data(self, data):
+        if self._textarea:
+            self.fields[self._textarea] += data
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self.inside = False
+        elif tag == "select":
+            self._select = None
+        elif tag == "textarea":
+            self._textarea = None
+
+
+def rendered_form(html: str, form_id: str | None = None) -> dict[str, str]:
+    parser = _Form(form_id)
+    parser.feed(html)
+    # A browser drops the one newline that follows <textarea>.
+    return {k: v[1:] if v.startswith("\n") else v for k, v in parser.fields.items()}
+
+
+def _book(app, user_id, project_id, start: datetime, seconds: int, notes=None) -> int:
+    with app.app_context():
+        entry = TimeEntry(user_id=user_id, project_id=project_id, started_at=start,
+                          ended_at=start + timedelta(seconds=seconds), duration_seconds=seconds,
+                          notes=notes, billable=True, source="timer")
+        db.session.add(entry)
+        db.session.commit()
+        return entry.id
+
+
+def _stored(app):
+    with app.app_context():
+        return [(e.id, e.started_at, e.ended_at, e.duration_seconds, e.notes)
+                for e in db.session.scalars(select(TimeEntry).order_by(TimeEntry.id))]
+
+
+def _alice(app):
+    from app.models import User
+
+    with app.app_context():
+        return db.session.scalar(select(User.id).where(User.username == "alice"))
+
+
+def test_typing_one_timesheet_cell_leaves_every_other_entry_as_it_was(
+        ready_app, user_client, make_project):
+    """The issue's data loss: a 2-second timer entry shows 0:00; saving another cell
+    must not delete it, nor trim the leftover seconds of another cell."""
+    ids = make_project("Alpha", "C1")
+    alice = _alice(ready_app)
+    two_seconds = _book(ready_app, alice, ids["project_id"], datetime(2026, 3, 23, 9, 0, 5, tzinfo=UTC),
+                        2, notes="the 2-second entry")
+    odd = _book(ready_app, alice, ids["project_id"], datetime(2026, 3, 24, 9, 0, 0, tzinfo=UTC),
+                3600 + 37)  # 1:00 and 37 seconds
+    before = _stored(ready_app)
+    page = user_client.get(f"/timesheet?week={WEEK}").get_data(as_text=True)
+    form = rendered_form(page, "timesheet-form")
+    pid = ids["project_id"]
+    assert form[f"cell-{pid}-0-0"] == "0:00" and form[f"cell-{pid}-0-1"] == "1:00"
+    form[f"cell-{pid}-0-3"] = "1:30"  # Thursday, the one typed cell
+    response = user_client.post(f"/timesheet?week={WEEK}", data=form, follow_redirects=True)
+    assert "Saved: 1 cell changed." in response.get_data(as_text=True)
+    after = _stored(ready_app)
+    assert after[:2] == before  # the 2-second entry (and its note) and the 1:00:37 one, untouched
+    assert [e[0] for e in after[:2]] == [two_seconds, odd]
+    assert [e[3] for e in after[2:]] == [5400]
+
+
+def test_a_timesheet_saved_with_nothing_typed_writes_nothing(ready_app, user_client, make_project):
+    ids = make_project("Alpha", "C1")
+    alice = _alice(ready_app)
+    for day, seconds in ((23, 2), (24, 3600 + 59), (25, 20 * 60 + 1)):
+        _book(ready_app, alice, ids["project_id"], datetime(2026, 3, day, 9, 0, 1, tzinfo=UTC),
+              seconds)
+    before = _stored(ready_app)
+    page = user_client.get(f"/timesheet?week={WEEK}").get_data(as_text=True)
+    response = user_client.post(f"/timesheet?week={WEEK}",
+                                data=rendered_form(page, "timesheet-form"), follow_redirects=True)
+    assert "Nothing to save: no cell changed." in response.get_data(as_text=True)
+    assert _stored(ready_app) == before
+
+
+def test_decimal_hours_round_trip_too(ready_app, user_client, make_project):
+    """0:20 shows as 0.33 in decimal hours, which reads back as 0:19:48: still unchanged."""
+    ids = make_project("Alpha", "C1")
+    alice = _alice(ready_app)
+    _book(ready_app, alice, ids["project_id"], datetime(2026, 3, 23, 9, tzinfo=UTC), 20 * 60)
+    with ready_app.app_context():
+        from app.models import User
+
+        db.session.get(User, alice).hours_format = "decimal"
+        db.session.commit()
+    before = _stored(ready_app)
+    page = user_client.get(f"/timesheet?week={WEEK}").get_data(as_text=True)
+    form = rendered_form(page, "timesheet-form")
+    assert form[f"cell-{ids['project_id']}-0-0"] == "0.33"
+    response = user_client.post(f"/timesheet?week={WEEK}", data=form, follow_redirects=True)
+    assert "Nothing to save: no cell changed." in response.get_data(as_text=True)
+    assert _stored(ready_app) == before
+
+
+def test_the_entry_edit_form_posted_back_unchanged_keeps_the_stored_seconds(
+        ready_app, user_client, make_project):
+    """The form shows start and end to the minute; posting them back unchanged (a note
+    edited) must not move either to the whole minute."""
+    ids = make_project("Alpha", "C1")
+    alice = _alice(ready_app)
+    entry_id = _book(ready_app, alice, ids["project_id"],
+                     datetime(2026, 3, 23, 9, 0, 37, tzinfo=UTC), 3600 + 11, notes="before")
+    (_, start, end, seconds, _), = _stored(ready_app)
+    page = user_client.get(f"/entries/{entry_id}/edit").get_data(as_text=True)
+    form = rendered_form(page)
+    assert form["started_at"] == "2026-03-23T09:00" and form["ended_at"] == "2026-03-23T10:00"
+    form["notes"] = "after"
+    response = user_client.post(f"/entries/{entry_id}/edit", data=form)
+    assert response.status_code == 302
+    assert _stored(ready_app) == [(entry_id, start, end, seconds, "after")]
+
+
+def test_a_short_entry_posted_back_unchanged_is_not_refused(ready_app, user_client, make_project):
+    """A 2-second entry shows the same minute as start and end: saving it must not answer
+    "End must be after start"."""
+    ids = make_project("Alpha", "C1")
+    alice = _alice(ready_app)
+    entry_id = _book(ready_app, alice, ids["project_id"],
+                     datetime(2026, 3, 23, 9, 0, 5, tzinfo=UTC), 2)
+    page = user_client.get(f"/entries/{entry_id}/edit").get_data(as_text=True)
+    form = rendered_form(page)
+    form["notes"] = "kept"
+    response = user_client.post(f"/entries/{entry_id}/edit", data=form)
+    assert response.status_code == 302
+    assert [(e[3], e[4]) for e in _stored(ready_app)] == [(2, "kept")]
+
+
+def test_an_edited_end_is_taken_as_typed(ready_app, user_client, make_project):
+    """Only an untouched time keeps its seconds: a typed end is the whole minute typed."""
+    ids = make_project("Alpha", "C1")
+    alice = _alice(ready_app)
+    entry_id = _book(ready_app, alice, ids["project_id"],
+                     datetime(2026, 3, 23, 9, 0, 37, tzinfo=UTC), 3600 + 11)
+    form = rendered_form(user_client.get(f"/entries/{entry_id}/edit").get_data(as_text=True))
+    form["ended_at"] = "2026-03-23T10:30"
+    assert user_client.post(f"/entries/{entry_id}/edit", data=form).status_code == 302
+    (_, start, end, seconds, _), = _stored(ready_app)
+    assert start.replace(tzinfo=UTC) == datetime(2026, 3, 23, 9, 0, 37, tzinfo=UTC)
+    assert end.replace(tzinfo=UTC) == datetime(2026, 3, 23, 10, 30, tzinfo=UTC)
+    assert seconds == 5363
