@@ -4,13 +4,19 @@ A cell is the total of the user's finished entries for that row on that local da
 Saving a grid writes ordinary time entries, so reports, exports and the API see
 timesheet time like any other:
 
+- a cell is compared by the text the page showed in it (the rendering rounds to the
+  minute): posted as shown, it is untouched, whatever seconds lie under it;
 - a cell raised from 1:00 to 2:30 gains one manual entry of 1:30 that day, placed after
-  the day's last entry (or at 09:00), so it overlaps nothing the user already has;
+  the day's last entry (or at 09:00), so it overlaps nothing the user already has,
+  unless it must move earlier to end by midnight or by now (the timesheet books time
+  done: a day to come, or more than today has had, is refused);
 - a cell lowered shortens that row's latest entries of the day, deleting those that
   reach zero; a cell emptied deletes them all;
-- every cell is checked before anything is written (one transaction), and a cell that
-  changed elsewhere since the page was loaded (its "was" value no longer matches) is
-  refused rather than overwritten.
+- every cell is checked before anything is written (one transaction, under the user's
+  row lock), and a cell that changed elsewhere since the page was loaded (its "was"
+  value no longer matches) is refused rather than overwritten;
+- weeks are those an entry may lie in (:func:`app.services.validation.bookable_days`,
+  the rule of the entry forms and the API).
 
 Running timers are not in the grid (they have no total yet) and are never touched.
 """

@@ -121,3 +121,86 @@ def test_copying_last_weeks_rows_brings_rows_not_time(ready_app, berliner, make_
         grid = timesheet.week_grid(user, MONDAY, copy_previous=True)
         assert [(r.key, r.total) for r in grid.rows] == [((a["project_id"], a["task_id"]), 0)]
         assert timesheet.week_grid(user, MONDAY).rows == []
+
+
+# -- one date-range rule: weeks an entry may lie in, and time done, not planned ----------
+
+WEDNESDAY_1030 = datetime(2026, 3, 25, 9, 30, tzinfo=UTC)  # 10:30 in Berlin (UTC+1)
+
+
+def test_weeks_beyond_what_an_entry_may_end_in_are_refused(ready_app, berliner):
+    """The API refuses an end more than 366 days ahead; the timesheet opens no week past it."""
+    now = datetime(2026, 12, 3, 12, tzinfo=UTC)  # the last bookable day: Friday 2027-12-03
+    with ready_app.app_context():
+        user = _user(berliner)
+        assert timesheet.parse_week("2027-W48", user, now=now) == date(2027, 11, 29)
+        assert timesheet.parse_week("1970-W02", user, now=now) == date(1970, 1, 5)
+        for bad in ("2027-W49", "2999-W52", "1970-W01"):
+            with pytest.raises(ValidationError) as exc:
+                timesheet.parse_week(bad, user, now=now)
+            assert exc.value.message == ("That week is out of range: weeks 1970-W02 to 2027-W48 "
+                                         "can hold time.")
+
+
+def test_a_cell_of_a_day_still_to_come_is_refused(ready_app, berliner, make_project):
+    a = make_project("Alpha", "C1")
+    with ready_app.app_context():
+        user = _user(berliner)
+        with pytest.raises(timesheet.CellErrors) as exc:
+            timesheet.save_week(user, MONDAY, [
+                CellChange(a["project_id"], None, 1, "1:00", 0, shown=""),   # Tuesday: fine
+                CellChange(a["project_id"], None, 3, "1:00", 0, shown=""),   # Thursday: to come
+            ], now=WEDNESDAY_1030)
+        assert exc.value.errors == {((a["project_id"], None), 3): timesheet.FUTURE_DAY}
+        assert db.session.scalar(select(func.count(TimeEntry.id))) == 0
+
+
+def test_time_added_today_ends_by_now(ready_app, berliner, make_project):
+    a = make_project("Alpha", "C1")
+    cell = lambda typed, was, shown: CellChange(a["project_id"], None, 2, typed, was,  # noqa: E731
+                                                shown=shown)
+    with ready_app.app_context():
+        user = _user(berliner)
+        # 1:00 fits from 09:00 to 10:00.
+        assert timesheet.save_week(user, MONDAY, [cell("1:00", 0, "")], now=WEDNESDAY_1030) == 1
+        # 0:45 more would run 10:00-10:45, past now: it moves to end at now.
+        assert timesheet.save_week(user, MONDAY, [cell("1:45", 3600, "1:00")],
+                                   now=WEDNESDAY_1030) == 1
+        assert [(e.started_at, e.ended_at) for e in _entries()][-1] == (
+            WEDNESDAY_1030 - timedelta(minutes=45), WEDNESDAY_1030)
+        # 13:00 adds 11:15, more than the 10:30 today has had: refused, nothing written.
+        with pytest.raises(timesheet.CellErrors) as exc:
+            timesheet.save_week(user, MONDAY, [cell("13:00", 6300, "1:45")], now=WEDNESDAY_1030)
+        assert exc.value.errors == {((a["project_id"], None), 2): (
+            "That would end after now (10:30): enter at most the time today has had so far.")}
+        assert [e.duration_seconds for e in _entries()] == [3600, 2700]
+        assert all(e.ended_at <= WEDNESDAY_1030 for e in _entries())
+
+
+def test_a_cell_of_a_day_to_come_can_still_be_lowered(ready_app, berliner, make_project):
+    """Planned time booked through the forms or the API can be taken off in the grid."""
+    a = make_project("Alpha", "C1")
+    with ready_app.app_context():
+        user = _user(berliner)
+        entries.create_entry(user, project_id=a["project_id"], started_at=datetime(2026, 3, 27, 9),
+                             ended_at=datetime(2026, 3, 27, 11))  # Friday, two days ahead
+        assert timesheet.save_week(user, MONDAY, [
+            CellChange(a["project_id"], None, 4, "0:30", 7200, shown="2:00")],
+            now=WEDNESDAY_1030) == 1
+        assert [e.duration_seconds for e in _entries()] == [1800]
+
+
+def test_an_untouched_cell_is_skipped_even_when_it_changed_elsewhere(
+        ready_app, berliner, make_project):
+    """A cell the user did not type in is not theirs to check: only typed cells are
+    compared with what is stored."""
+    a = make_project("Alpha", "C1")
+    with ready_app.app_context():
+        user = _user(berliner)
+        entries.create_entry(user, project_id=a["project_id"], started_at=datetime(2026, 3, 23, 9),
+                             ended_at=datetime(2026, 3, 23, 10))
+        assert timesheet.save_week(user, MONDAY, [
+            CellChange(a["project_id"], None, 0, "0:30", 1800, shown="0:30"),  # stale, untouched
+            CellChange(a["project_id"], None, 1, "1:00", 0, shown=""),
+        ]) == 1
+        assert [e.duration_seconds for e in _entries()] == [3600, 3600]
