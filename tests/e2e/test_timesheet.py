@@ -91,3 +91,41 @@ def test_a_week_typed_with_the_keyboard_saves_ordinary_entries(live_server, size
     expect(page.locator("#week-total")).to_have_text("0:00")
     page.get_by_role("link", name="← Previous week").click()
     expect(page.get_by_label("Alpha, Monday 23 March")).to_have_value("1:00")
+
+
+def test_only_the_typed_cell_is_saved_whatever_seconds_the_others_hold(live_server, sized_page):
+    """The issue's data loss, in the browser: a 2-second timer entry shows 0:00 and a
+    1:00:37 one 1:00; typing another cell must leave both as they are."""
+    from datetime import datetime, timedelta, timezone
+
+    from playwright.sync_api import expect
+
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import TimeEntry, User
+
+    page = sized_page
+    base, app = live_server
+    alpha = _seed(app)
+    with app.app_context():
+        chief = db.session.scalar(select(User.id).where(User.username == "chief"))
+        for start, seconds in ((datetime(2026, 3, 23, 9, 0, 5), 2),
+                               (datetime(2026, 3, 24, 9, 0, 0), 3637)):
+            start = start.replace(tzinfo=timezone.utc)
+            db.session.add(TimeEntry(user_id=chief, project_id=alpha, started_at=start,
+                                     ended_at=start + timedelta(seconds=seconds),
+                                     duration_seconds=seconds, source="timer", notes="kept"))
+        db.session.commit()
+    _sign_in(page, base)
+    page.goto(base + "/timesheet?week=2026-W13")
+    expect(page.get_by_label("Alpha, Monday 23 March")).to_have_value("0:00")
+    expect(page.get_by_label("Alpha, Tuesday 24 March")).to_have_value("1:00")
+    page.get_by_label("Alpha, Thursday 26 March").fill("0:30")
+    page.get_by_role("button", name="Save week").click()
+    expect(page.locator(".flash-success")).to_have_text("Saved: 1 cell changed.")
+    assert _durations(app) == [("2026-03-23", 2, "timer"), ("2026-03-24", 3637, "timer"),
+                               ("2026-03-26", 1800, "manual")]
+    page.get_by_role("button", name="Save week").click()
+    expect(page.locator(".flash-info")).to_have_text("Nothing to save: no cell changed.")
+    assert [d for _, d, _ in _durations(app)] == [2, 3637, 1800]
