@@ -68,7 +68,10 @@ def save():
         flash(exc.message, "error")
         keys = [(c.project_id, c.task_id) for c in changes]
         grid = timesheet.week_grid(current_user, monday, keys)
-        typed = {((c.project_id, c.task_id), c.day): c.typed for c in changes}
+        # Only what was typed is kept; an untouched cell shows what is stored now, so
+        # saving again cannot put back a value another save has just changed.
+        typed = {((c.project_id, c.task_id), c.day): c.typed for c in changes
+                 if not c.untouched}
         return _render(grid, typed=typed, errors=exc.errors, status=FORM_INVALID)
     flash(f"Saved: {changed} cell{'' if changed == 1 else 's'} changed." if changed
           else "Nothing to save: no cell changed.", "success" if changed else "info")
@@ -80,12 +83,13 @@ def _render(grid, typed=None, errors=None, status: int = 200):
     # the user left alone (the rendering rounds, so the seconds cannot tell).
     rendered = {(row.key, i): format_duration(s, current_user.hours_format) if s else ""
                 for row in grid.rows for i, s in enumerate(row.seconds)}
-    shown = {**rendered, **(typed or {})}
+    values = {**rendered, **(typed or {})}
     present = {row.key for row in grid.rows}
     addable = [(p, t) for p in catalog.list_projects() for t in [None, *p.tasks]
                if (t is None or t.status != "done") and (p.id, t.id if t else None) not in present]
     return render_template(
-        "timesheet.html", grid=grid, rendered=rendered, shown=shown, errors=errors or {}, addable=addable,
+        "timesheet.html", grid=grid, rendered=rendered, values=values, errors=errors or {},
+        addable=addable,
         row_args=[f"{pid}-{tid or 0}" for pid, tid in present],
         previous=timesheet.week_label(grid.monday - timedelta(days=7)),
         following=timesheet.week_label(grid.monday + timedelta(days=7)),

@@ -194,3 +194,25 @@ def test_an_edited_end_is_taken_as_typed(ready_app, user_client, make_project):
     assert start.replace(tzinfo=UTC) == datetime(2026, 3, 23, 9, 0, 37, tzinfo=UTC)
     assert end.replace(tzinfo=UTC) == datetime(2026, 3, 23, 10, 30, tzinfo=UTC)
     assert seconds == 5363
+
+
+def test_a_form_shown_again_after_an_error_keeps_only_what_was_typed(
+        ready_app, user_client, make_project):
+    """The page is reloaded with errors; its untouched cells show what is stored now, so
+    saving again cannot undo what another save did in between."""
+    ids = make_project("Alpha", "C1")
+    pid, alice = ids["project_id"], _alice(ready_app)
+    _book(ready_app, alice, pid, datetime(2026, 3, 23, 9, tzinfo=UTC), 3600)
+    form = rendered_form(user_client.get(f"/timesheet?week={WEEK}").get_data(as_text=True),
+                         "timesheet-form")
+    # Meanwhile another tab adds an hour to Monday.
+    _book(ready_app, alice, pid, datetime(2026, 3, 23, 10, tzinfo=UTC), 3600)
+    form[f"cell-{pid}-0-1"] = "lots"
+    refused = user_client.post(f"/timesheet?week={WEEK}", data=form)
+    assert refused.status_code == 200
+    again = rendered_form(refused.get_data(as_text=True), "timesheet-form")
+    assert again[f"cell-{pid}-0-0"] == "2:00" and again[f"cell-{pid}-0-1"] == "lots"
+    again[f"cell-{pid}-0-1"] = "1:00"
+    response = user_client.post(f"/timesheet?week={WEEK}", data=again, follow_redirects=True)
+    assert "Saved: 1 cell changed." in response.get_data(as_text=True)
+    assert [e[3] for e in _stored(ready_app)] == [3600, 3600, 3600]
