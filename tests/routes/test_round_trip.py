@@ -97,8 +97,8 @@ def test_typing_one_timesheet_cell_leaves_every_other_entry_as_it_was(
     must not delete it, nor trim the leftover seconds of another cell."""
     ids = make_project("Alpha", "C1")
     alice = _alice(ready_app)
-    two_seconds = _book(ready_app, alice, ids["project_id"], datetime(2026, 3, 23, 9, 0, 5, tzinfo=UTC),
-                        2, notes="the 2-second entry")
+    two_seconds = _book(ready_app, alice, ids["project_id"],
+                        datetime(2026, 3, 23, 9, 0, 5, tzinfo=UTC), 2, notes="the 2-second entry")
     odd = _book(ready_app, alice, ids["project_id"], datetime(2026, 3, 24, 9, 0, 0, tzinfo=UTC),
                 3600 + 37)  # 1:00 and 37 seconds
     before = _stored(ready_app)
