@@ -1,4 +1,4 @@
-"""One date-range rule for the timesheet and the entry forms (the API: tests/api/test_date_range.py).
+"""One date-range rule for the timesheet and the entry forms (API: tests/api/test_date_range.py).
 
 An entry may end at most 366 days ahead (validation.check_end); the timesheet opens only
 the weeks an entry may lie in, and books time done: no day to come, no more of today
