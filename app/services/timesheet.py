@@ -198,8 +198,6 @@ class CellChange:
 
 CHANGED_ELSEWHERE = "Changed elsewhere since this page was loaded; reload to see it."
 FUTURE_DAY = "This day has not come yet: time is booked once it is done."
-
-
 DAY_TOO_SHORT = "That is more time than this day has."
 
 
