@@ -86,10 +86,15 @@ def start_timer():
 def update_running_timer():
     form, edit, projects = _timer_forms()
     if edit.validate_on_submit():
+        running = timer.running_entry(current_user)
         try:
+            # The form shows the start to the minute: posted back as shown, it keeps its seconds.
+            started_at = entries.as_stored_if_shown(
+                edit.started_at.data, running.started_at if running else None,
+                current_user.timezone)
             timer.update_running(
                 current_user, project_id=edit.project_id.data, task_id=edit.task_id.data,
-                notes=edit.notes.data, started_at=edit.started_at.data,
+                notes=edit.notes.data, started_at=started_at,
             )
         except timer.NoTimerRunning as exc:
             flash(exc.message, "info")

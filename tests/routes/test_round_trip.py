@@ -216,3 +216,24 @@ def test_a_form_shown_again_after_an_error_keeps_only_what_was_typed(
     response = user_client.post(f"/timesheet?week={WEEK}", data=again, follow_redirects=True)
     assert "Saved: 1 cell changed." in response.get_data(as_text=True)
     assert [e[3] for e in _stored(ready_app)] == [3600, 3600, 3600]
+
+
+def test_the_running_timer_form_posted_back_unchanged_keeps_the_start_seconds(
+        ready_app, user_client, make_project):
+    """The dashboard's running-timer form shows the start to the minute; saving a new note
+    through it must not move the start to the whole minute."""
+    from app.models.types import utcnow
+
+    ids = make_project("Alpha", "C1")
+    alice = _alice(ready_app)
+    started = utcnow().replace(second=37, microsecond=0) - timedelta(hours=1)
+    with ready_app.app_context():
+        db.session.add(TimeEntry(user_id=alice, project_id=ids["project_id"], started_at=started,
+                                 billable=True, source="timer"))
+        db.session.commit()
+    form = rendered_form(user_client.get("/").get_data(as_text=True), "timer-edit-form")
+    assert form["running-started_at"] == started.strftime("%Y-%m-%dT%H:%M")
+    form["running-notes"] = "after"
+    assert user_client.post("/timer/running", data=form).status_code == 302
+    ((_, start, end, _, notes),) = _stored(ready_app)
+    assert (start, end, notes) == (started, None, "after")
