@@ -1,6 +1,8 @@
-"""Helpers the blueprints share: turning service errors into form messages."""
+"""Helpers the blueprints share: service errors as form messages, redirect targets."""
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 from flask import flash
 from flask_wtf import FlaskForm
@@ -26,6 +28,24 @@ def attach_error(form: FlaskForm, exc: ServiceError) -> None:
         field.errors.append(exc.message)
     else:
         flash(exc.message, "error")
+
+
+def safe_next(target: str | None, under: str = "/") -> str | None:
+    """``target`` when it is a same-site path under ``under``, else None (the caller's default).
+
+    The one check of every ``next`` in the app (sign-in, the theme button, entry edit
+    and delete). Refused: any control character or whitespace (a CR/LF would put a
+    new line in the Location header: a 500, or a header injected), a backslash
+    (browsers read "/\\host" as "//host"), a scheme or host, "//" anywhere.
+    """
+    if not target or not isinstance(target, str):
+        return None
+    if any(ch.isspace() or not ch.isprintable() or ch == "\\" for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or "//" in target or not target.startswith(under):
+        return None
+    return target
 
 
 def options(pairs, none_label: str | None = None) -> list[SelectChoice]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for,
@@ -16,7 +15,7 @@ from ..extensions import limiter
 from ..services import users as user_service
 from ..services.errors import ServiceError
 from ..services.validation import timezone_names
-from ._helpers import FORM_INVALID, attach_error
+from ._helpers import FORM_INVALID, attach_error, safe_next
 from .forms import LoginForm, PasswordChangeForm, ProfileForm
 
 bp = Blueprint("auth", __name__)
@@ -137,20 +136,6 @@ def _throttled(_limit) -> None:
     user_service.record_refused_sign_in("throttled")
 
 
-def _safe_next(target: str | None) -> str | None:
-    """Only same-site relative paths: never an open redirect."""
-    if not target:
-        return None
-    # No control characters or whitespace (a "%0a" in ?next= would put a newline in
-    # the Location header: a 500), and no backslash (browsers read "/\\host" as "//host").
-    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 or ch == "\\" for ch in target):
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
-
-
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(
     lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ADDRESS"], methods=["POST"],
@@ -180,7 +165,7 @@ def login():
         else:
             sign_in(user, remember=form.remember.data)
             return _remember_device(
-                redirect(_safe_next(request.args.get("next")) or url_for("main.dashboard")),
+                redirect(safe_next(request.args.get("next")) or url_for("main.dashboard")),
                 user.username)
     elif form.is_submitted():
         status = FORM_INVALID
@@ -242,7 +227,7 @@ NEXT_THEME = {"auto": "dark", "dark": "light", "light": "auto"}
 def cycle_theme():
     """The top bar's colour-scheme button: auto → dark → light → auto, kept per user."""
     user_service.set_theme(current_user, NEXT_THEME.get(current_user.theme, "auto"))
-    return redirect(_safe_next(request.form.get("next")) or url_for("main.dashboard"))
+    return redirect(safe_next(request.form.get("next")) or url_for("main.dashboard"))
 
 
 @bp.route("/profile", methods=["GET", "POST"])

@@ -15,7 +15,7 @@ from ..services.validation import AmbiguousLocalTime, parse_duration, zone
 from ..models.types import utcnow
 from ._helpers import (
     FORM_INVALID, attach_error, options, project_billable_map, project_choices, task_choices,
-    task_project_map,
+    safe_next, task_project_map,
 )
 from .forms import EntryFilterForm, EntryForm
 
@@ -63,12 +63,11 @@ def list_entries():
 def _back_to_list():
     """Where to go after a change: the list as the user left it (filters, page), or the list.
 
-    Only a path under /entries is accepted, so ``next`` cannot send anyone off-site.
+    Only a path under /entries is accepted (:func:`safe_next`), so ``next`` cannot send
+    anyone off-site nor break the redirect.
     """
-    target = request.form.get("next") or request.args.get("next") or ""
-    if target.startswith("/entries") and "//" not in target and "\\" not in target:
-        return redirect(target)
-    return redirect(url_for("entries.list_entries"))
+    target = request.form.get("next") or request.args.get("next")
+    return redirect(safe_next(target, under="/entries") or url_for("entries.list_entries"))
 
 
 def _page_number() -> int:
@@ -202,7 +201,7 @@ def _render_form(form, projects, entry, status, ambiguous: bool = False):
             project_billable=project_billable_map(projects), has_projects=bool(projects),
             known_tags=tag_service.list_tags(),
             ask_repeated_hour=ambiguous or bool(form.repeated_hour.data),
-            back=request.args.get("next") or "",
+            back=safe_next(request.args.get("next"), under="/entries") or "",
         ),
         status,
     )

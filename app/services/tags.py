@@ -8,58 +8,62 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import Tag
 from .errors import NotFound, ValidationError
+from .validation import clean_text, name_key
 
 MAX_TAG_LENGTH = 50
 MAX_TAGS_PER_ENTRY = 20
+# clean_text's own wording, reused for a name whose key does not fit its column.
+TAG_TOO_LONG = f"A tag must be at most {MAX_TAG_LENGTH} characters."
 
 
 def clean_tag_names(value) -> list[str]:
-    """Tag names from a comma-separated string or a list: trimmed, without duplicates
-    (case-insensitively; the first spelling wins), at most 20 of 50 characters each."""
+    """Tag names from a comma-separated string or a list, through the one text sanitiser
+    (:func:`clean_text`) and bounded at 50 characters each, inner runs of spaces made
+    one; at most 20, without two of one :func:`name_key` (the first spelling wins)."""
     if value is None:
         return []
     parts = value.split(",") if isinstance(value, str) else list(value)
     names: list[str] = []
     seen: set[str] = set()
     for part in parts:
-        if not isinstance(part, str):
-            raise ValidationError("Tags must be text.", "tags")
-        name = " ".join(part.split())
+        name = " ".join(clean_text(part, "tags", max_length=MAX_TAG_LENGTH, label="A tag").split())
         if not name:
             continue
-        if len(name) > MAX_TAG_LENGTH:
-            raise ValidationError(f"A tag is at most {MAX_TAG_LENGTH} characters.", "tags")
-        if any(ord(ch) < 32 for ch in name):
-            raise ValidationError("Tags must not contain control characters.", "tags")
-        if name.lower() not in seen:
-            seen.add(name.lower())
+        key = name_key(name)
+        if len(key) > Tag.name_key.type.length:  # "ﷺ" × 50: NFKC spells each as 18 letters
+            raise ValidationError(TAG_TOO_LONG, "tags")
+        if key not in seen:
+            seen.add(key)
             names.append(name)
     if len(names) > MAX_TAGS_PER_ENTRY:
         raise ValidationError(f"An entry has at most {MAX_TAGS_PER_ENTRY} tags.", "tags")
     return names
 
 
-def _find(name: str) -> Tag | None:
-    return db.session.scalar(select(Tag).where(func.lower(Tag.name) == name.lower()))
+def _find(key: str) -> Tag | None:
+    return db.session.scalar(select(Tag).where(Tag.name_key == key))
 
 
 def resolve_tags(value) -> list[Tag]:
     """The tags named in ``value``, creating the new ones (not committed by itself when
-    nothing is new). A name that differs only in case reuses the existing tag.
+    nothing is new). A name with the key of an existing tag (another case, width,
+    invisible characters, look-alike letters) reuses that tag.
 
-    Creation runs in a savepoint: if another request created the same tag a moment
-    earlier, the unique constraint refuses ours and the other's row is used.
+    The unique index on ``tags.name_key`` decides, not the lookup: when another request
+    creates the same tag between our lookup and our insert, the index refuses ours (in
+    a savepoint, so the rest of the transaction survives) and the other's row is used.
     """
     tags = []
     for name in clean_tag_names(value):
-        tag = _find(name)
+        key = name_key(name)
+        tag = _find(key)
         if tag is None:
             try:
                 with db.session.begin_nested():
-                    tag = Tag(name=name)
+                    tag = Tag(name=name, name_key=key)
                     db.session.add(tag)
             except IntegrityError:
-                tag = _find(name)
+                tag = _find(key)
         tags.append(tag)
     return tags
 

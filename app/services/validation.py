@@ -76,16 +76,79 @@ def clean_name(value: str | None, field: str = "name", max_length: int = 200) ->
     return name
 
 
+# Default_Ignorable_Code_Point characters that are not format (Cf) characters:
+# Other_Default_Ignorable_Code_Point and the variation selectors (Unicode PropList.txt,
+# unchanged since Unicode 6). They render as nothing ("\u034f", the Hangul fillers
+# "\u3164" and "\uffa0"), so TR39 drops them before comparing skeletons; Python's
+# unicodedata does not expose the property.
+_IGNORABLE_NOT_CF = re.compile(
+    "[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180d\u180f\u2065\u3164\ufe00-\ufe0f"
+    "\uffa0\ufff0-\ufff8\U000e0000-\U000e0fff]"
+)
+
+
+@lru_cache(maxsize=1)
+def _prototypes() -> dict[str, str]:
+    """Each confusable character → its prototype, from Unicode's confusables.txt (TR39).
+
+    The data ships with ``confusable-homoglyphs`` as an undirected graph (each character
+    lists what it is confusable with). In confusables.txt a prototype is never itself a
+    source, so every connected group is one prototype with its sources: a group's
+    prototype is its member linked to more than one other, its multi-character member
+    (``m`` → ``rn``), or, in a pair, either one (a skeleton is only ever compared, so
+    which one represents a group does not matter as long as it is one).
+    """
+    from confusable_homoglyphs.confusables import confusables_data
+
+    def bare(text):  # the data keeps the LRM marks its source put around RTL text
+        return text.replace("\u200e", "").replace("\u200f", "")
+
+    links: dict[str, set[str]] = {}
+    for char, entries in confusables_data.items():
+        links.setdefault(bare(char), set()).update(bare(e["c"]) for e in entries)
+    prototype: dict[str, str] = {}
+    for char, others in links.items():
+        if len(char) != 1:
+            continue  # a multi-character prototype: its sources map to it
+        if len(others) == 1:
+            (other,) = others
+            if len(other) > 1 or len(links.get(other, ())) > 1:
+                prototype[char] = other
+            else:  # a pair: the smaller code point stands for both
+                prototype[char] = min(char, other)
+        # linked to several: a prototype, it maps to itself
+    # Multi-character prototypes are spelled with prototype characters; spell them with
+    # the chosen representatives too, so a typed "rn" and an "m" meet.
+    return {char: "".join(prototype.get(c, c) for c in target)
+            for char, target in prototype.items()}
+
+
+def confusable_skeleton(text: str) -> str:
+    """The Unicode TR39 skeleton of ``text``: what it looks like, not what it spells.
+
+    NFD, default-ignorable characters removed, each character replaced by its
+    prototype, NFD again: Latin "Acme", Greek "Αcme" and Cyrillic "Acmе" share one.
+    """
+    text = _IGNORABLE_NOT_CF.sub("", unicodedata.normalize("NFD", text))
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    table = _prototypes()
+    return unicodedata.normalize("NFD", "".join(table.get(ch, ch) for ch in text))
+
+
 def name_key(name: str) -> str:
-    """The key two names must not share: "Acme", "ＡＣＭＥ" and "Acme\u200b" are one name.
+    """The key two names must not share: "Acme", "ＡＣＭＥ", "Acme\u200b", "Αcme" (Greek
+    Alpha) and "Acmе" (Cyrillic e) are one name.
 
     NFKC folds compatibility forms (fullwidth letters, ligatures, superscripts),
-    casefold is case-insensitivity that also knows "ß" = "ss", and invisible
-    characters and inner runs of whitespace do not make a name different.
+    casefold is case-insensitivity that also knows "ß" = "ss", invisible characters
+    and inner runs of whitespace do not make a name different, and the TR39
+    confusable skeleton makes look-alike letters of other scripts the same. Casefold
+    runs again on the skeleton: a prototype can be a capital (Cyrillic "Ӏ" → "l" but
+    "Ꭺ" → "A").
     """
-    text = unicodedata.normalize("NFKC", strip_unsafe_characters(name))
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
-    return " ".join(text.casefold().split())
+    text = unicodedata.normalize("NFKC", strip_unsafe_characters(name)).casefold()
+    text = confusable_skeleton(text).casefold()
+    return " ".join(text.split())
 
 
 def clean_rate(value, field: str = "hourly_rate") -> Decimal | None:

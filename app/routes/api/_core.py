@@ -192,9 +192,12 @@ def json_body(spec: dict[str, tuple[str, bool]]) -> dict:
     if not isinstance(data, dict):
         raise ApiError(400, "The body must be a JSON object.", "invalid_json")
     for name, value in data.items():
-        # "\ud800" is valid JSON but no text: the database could not store it.
-        if isinstance(value, str) and not _is_encodable(value):
-            raise ApiError(400, f"{name} is not valid Unicode text.", "validation_error", name)
+        # "\ud800" is valid JSON but no text: the database could not store it. Inside a
+        # list or an object too ("tags": ["\ud800"]), and in a field's name.
+        if not _is_encodable(name) or not _all_text_encodable(value):
+            field = name if _is_encodable(name) else None
+            raise ApiError(400, f"{field or 'A field name'} is not valid Unicode text.",
+                           "validation_error", field)
     unknown = sorted(set(data) - set(spec))
     if unknown:
         raise ApiError(400, f"Unknown field: {unknown[0]}.", "validation_error", unknown[0])
@@ -221,6 +224,24 @@ def json_body(spec: dict[str, tuple[str, bool]]) -> dict:
             raise ApiError(400, f"{name} must be a list of strings.", "validation_error", name)
     g.api_body_fields = set(data)
     return data
+
+
+def _all_text_encodable(value) -> bool:
+    """True when every string in ``value`` (lists and objects walked, keys included)
+    encodes as UTF-8. A loop, not recursion: json.loads accepts deeper nesting than
+    Python's recursion limit."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if not _is_encodable(item):
+                return False
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+    return True
 
 
 def _is_encodable(text: str) -> bool:
