@@ -106,6 +106,22 @@ def parse_http_url(name: str, raw: str | None) -> str | None:
     return value
 
 
+def check_otlp_credentials(endpoint: str | None, token: str | None) -> None:
+    """Refuse an endpoint with user info (``https://user:pass@host``) beside GRAFANA_OTLP_TOKEN.
+
+    The HTTP client turns a URL's user info into Basic auth, which replaces the token's
+    Authorization header: one of the two would be dropped without a word, and which one the
+    operator meant cannot be known. So the app does not start until one is removed.
+    """
+    if not endpoint or not token:
+        return
+    if "@" in urlsplit(endpoint).netloc:  # user info, with or without a password
+        raise ConfigError(
+            "GRAFANA_OTLP_ENDPOINT carries credentials (user:password@) and GRAFANA_OTLP_TOKEN "
+            "is set too: only one of them would be sent. Remove the credentials from "
+            "GRAFANA_OTLP_ENDPOINT or unset GRAFANA_OTLP_TOKEN.")
+
+
 def parse_feature_flags(name: str, raw: str | None) -> dict[str, bool]:
     """``name=on,other=off`` → {"name": True, "other": False}; anything else raises."""
     flags: dict[str, bool] = {}
@@ -126,6 +142,9 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     get = env.get
 
     data_dir = Path(get("DATA_DIR") or "./instance").resolve()
+    otlp_endpoint = parse_http_url("GRAFANA_OTLP_ENDPOINT", get("GRAFANA_OTLP_ENDPOINT"))
+    otlp_token = get("GRAFANA_OTLP_TOKEN") or None
+    check_otlp_credentials(otlp_endpoint, otlp_token)  # both set: refused, never one dropped
     log_dir = Path(get("LOG_DIR") or "./logs").resolve()
     database_url = get("DATABASE_URL") or f"sqlite:///{data_dir / 'timetracker.db'}"
     # SQLAlchemy 2 wants the psycopg (v3) driver named explicitly; accept the
@@ -191,8 +210,8 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SENTRY_ENVIRONMENT": get("SENTRY_ENVIRONMENT") or "production",
         # Telemetry (docs/telemetry/architecture.md, docs/privacy.md). Kill switches
         # beat every stored choice; the admin's choice itself lives in the database.
-        "GRAFANA_OTLP_ENDPOINT": parse_http_url("GRAFANA_OTLP_ENDPOINT", get("GRAFANA_OTLP_ENDPOINT")),
-        "GRAFANA_OTLP_TOKEN": get("GRAFANA_OTLP_TOKEN") or None,
+        "GRAFANA_OTLP_ENDPOINT": otlp_endpoint,
+        "GRAFANA_OTLP_TOKEN": otlp_token,
         "DO_NOT_TRACK": parse_bool("DO_NOT_TRACK", get("DO_NOT_TRACK"), False),
         "TELEMETRY_DISABLED": parse_bool("TELEMETRY_DISABLED", get("TELEMETRY_DISABLED"), False),
         "TELEMETRY_DEBUG": parse_bool("TELEMETRY_DEBUG", get("TELEMETRY_DEBUG"), False),

@@ -8,12 +8,14 @@ MASK = "***"
 
 
 def mask_url_credentials(url: str) -> str:
-    """``url`` with its user name and password replaced by ``***`` (host, port, path kept).
+    """``url`` with its user name, password and every query value replaced by ``***``
+    (scheme, host, port, path and the query's names kept).
 
     For display only (Admin → Telemetry, the API, ``flask telemetry status``, logs):
-    an OTLP endpoint such as ``https://12345:glc_token@otlp.example/otlp`` shows as
-    ``https://***:***@otlp.example/otlp``. A URL without credentials comes back
-    unchanged; one that cannot be parsed is masked whole rather than shown.
+    an OTLP endpoint such as ``https://12345:glc_token@otlp.example/otlp?token=s`` shows as
+    ``https://***:***@otlp.example/otlp?token=***``: a receiver may take its secret in the
+    query as well as in the user info. A fragment is masked whole. A URL without any of these
+    comes back unchanged; one that cannot be parsed is masked whole rather than shown.
     """
     if not url:
         return url
@@ -23,10 +25,20 @@ def mask_url_credentials(url: str) -> str:
         port = parts.port
     except ValueError:  # an invalid port or bracketed host: show nothing of it
         return MASK
-    if parts.username is None and parts.password is None and "@" not in parts.netloc:
-        return url
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    userinfo = MASK if parts.password is None else f"{MASK}:{MASK}"
-    netloc = f"{userinfo}@{host}" + (f":{port}" if port is not None else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    netloc = parts.netloc
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        if ":" in host:  # IPv6 literal
+            host = f"[{host}]"
+        userinfo = MASK if parts.password is None else f"{MASK}:{MASK}"
+        netloc = f"{userinfo}@{host}" + (f":{port}" if port is not None else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, _mask_query(parts.query),
+                       MASK if parts.fragment else ""))
+
+
+def _mask_query(query: str) -> str:
+    """Every value masked, names kept (``a=1&b=2`` → ``a=***&b=***``); an item without ``=``
+    may be a bare token, so it is masked whole (``?glc_x`` → ``?***``)."""
+    if not query:
+        return query
+    return "&".join(f"{name}={MASK}" if sep else (MASK if name else name)
+                    for name, sep, _value in (item.partition("=") for item in query.split("&")))

@@ -97,42 +97,65 @@ def edit_user(user_id: int):
 @bp.route("/settings", methods=["GET", "POST"])
 @admin_required
 def settings():
+    from ..telemetry import ConsentRefused, client
+
     current = settings_service.get_settings()
+    telemetry = client()
     form = SettingsForm(obj=current)
     form.default_timezone.choices = timezone_names()
     form.currency.choices = list(settings_service.CURRENCIES)
+    # The box shows what is in effect: ticked only while the opt-in holds for this very
+    # catalogue (a paused opt-in renders unticked, with the notice linking to the changes).
+    in_effect = telemetry.consent_in_effect()
+    shown = _shown_box(in_effect)
+    page = {"analytics_shown": shown, "analytics_paused": telemetry.consent_paused()}
+    if request.method == "GET":
+        form.allow_analytics.data = in_effect
     if request.method == "POST":
         if form.validate_on_submit():
+            wanted = bool(form.allow_analytics.data)
+            # Only a box the admin changed is a choice; one posted as rendered changes nothing.
+            choice = None if wanted == shown else wanted
             try:
-                wanted, stored_choice = bool(form.allow_analytics.data), current.allow_analytics
                 # An opt-out is stored before the save is announced, an opt-in after it:
                 # nothing of the save that turns analytics off may leave.
-                if not wanted:
-                    _save_analytics_choice(wanted, stored_choice)
+                if choice is False:
+                    _save_analytics_choice(False)
                 settings_service.update_settings(
                     company_name=form.company_name.data,
                     default_timezone=form.default_timezone.data,
                     currency=form.currency.data, actor=current_user,
                 )
-                if wanted:
-                    _save_analytics_choice(wanted, stored_choice)
+                if choice is True:
+                    _save_analytics_choice(True)
             except ServiceError as exc:
                 attach_error(form, exc)
+            except ConsentRefused as exc:
+                # The other settings are saved; the opt-in waits for the review of the changes.
+                flash("Settings saved.", "success")
+                flash(str(exc), "error")
+                return redirect(url_for("admin_telemetry.telemetry")), 303
             else:
                 flash("Settings saved.", "success")
                 return redirect(url_for("admin.settings"))
-        return render_template("admin/settings.html", form=form), FORM_INVALID
-    return render_template("admin/settings.html", form=form)
+        return render_template("admin/settings.html", form=form, **page), FORM_INVALID
+    return render_template("admin/settings.html", form=form, **page)
 
 
-def _save_analytics_choice(wanted: bool, stored: bool | None) -> None:
-    """The consent checkbox goes to the telemetry client, the one writer of consent.
+def _shown_box(in_effect: bool) -> bool:
+    """What the posted page rendered the consent box as (its hidden field); a form without
+    it is compared with what the page would render now."""
+    rendered = request.form.get("allow_analytics_shown")
+    return in_effect if rendered not in ("0", "1") else rendered == "1"
 
-    An unticked box on a form saved for another reason is not an opt-out of a choice
-    never made: "not asked yet" stays so until the box is ticked.
+
+def _save_analytics_choice(wanted: bool) -> None:
+    """A changed consent box goes to the telemetry client, the one writer of consent.
+
+    This page never shows the catalogue's changes, so its opt-in is a fresh one only: while
+    an opt-in for an older catalogue is stored, the client refuses it (``ConsentRefused``)
+    and the admin is sent to Admin → Telemetry, where the changes are shown and accepted.
     """
-    if stored is None and not wanted:
-        return
     from ..telemetry import client
     from ..telemetry.store import StoreUnavailable
 

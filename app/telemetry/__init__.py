@@ -19,7 +19,7 @@ from flask import Flask, current_app, has_app_context, request
 
 from . import flags, outbox  # noqa: F401  (register the feature_flag_overrides and telemetry_outbox tables)
 from .catalogue import CatalogueViolation
-from .client import EXTENSION_KEY, TelemetryClient, kill_switch_reason
+from .client import EXTENSION_KEY, ConsentRefused, TelemetryClient, kill_switch_reason
 
 log = logging.getLogger("app.telemetry")
 
@@ -85,6 +85,7 @@ def build_exporter(config):
 
     Never built under a kill switch: then no exporter, session or socket exists.
     """
+    from ..config import check_otlp_credentials
     from .consumer import DebugExporter, OtlpExporter
 
     if kill_switch_reason(config):
@@ -94,6 +95,8 @@ def build_exporter(config):
     endpoint = config.get("GRAFANA_OTLP_ENDPOINT")
     if not endpoint:
         return None
+    # Also for a config given as a dict (from_environ checks the environment's).
+    check_otlp_credentials(endpoint, config.get("GRAFANA_OTLP_TOKEN"))
     return OtlpExporter(logs_url(endpoint), authorization_header(config.get("GRAFANA_OTLP_TOKEN")),
                         float(config.get("TELEMETRY_EXPORT_TIMEOUT_SECONDS", 2.0)))
 
@@ -110,9 +113,18 @@ def authorization_header(token: str | None) -> dict[str, str]:
 
 
 def logs_url(endpoint: str) -> str:
-    """The OTLP/HTTP logs URL under the configured base endpoint."""
-    base = endpoint.rstrip("/")
-    return base if base.endswith("/v1/logs") else base + "/v1/logs"
+    """The OTLP/HTTP logs URL under the configured base endpoint.
+
+    The suffix goes on the path: ``https://host/otlp?token=x`` becomes
+    ``https://host/otlp/v1/logs?token=x`` (appended to the text, it landed inside the query).
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(endpoint)
+    path = parts.path.rstrip("/")
+    if not path.endswith("/v1/logs"):
+        path += "/v1/logs"
+    return urlunsplit(parts._replace(path=path))
 
 
 def client(app: Flask | None = None) -> TelemetryClient | None:
@@ -183,4 +195,4 @@ get_feature_flag = flags.get_feature_flag
 feature_flag_required = flags.feature_flag_required
 
 __all__ = ["init_app", "client", "track_event", "get_feature_flag", "feature_flag_required",
-           "CatalogueViolation", "TelemetryClient"]
+           "CatalogueViolation", "ConsentRefused", "TelemetryClient"]

@@ -271,8 +271,11 @@ BASE_CHANGELOG: tuple[tuple[str, str, str], ...] = (
 
 # -- example values: what the admin sees before opting in -----------------------
 
+# A pseudonym that reads as a placeholder: examples are built before anyone opts in and
+# shown to every admin, so they must not carry any real user's pseudonym.
+EXAMPLE_PSEUDONYM = "0123456789abcdef"
 _EXAMPLES = {"bool": True, "count": 3, "duration": 5400, "route": "/entries/<int:entry_id>/edit",
-             "short": "example", "pseudonym": "3f2a9c0d1b4e5f60"}
+             "short": "example", "pseudonym": EXAMPLE_PSEUDONYM}
 
 
 def example_value(prop: Prop) -> Any:

@@ -69,7 +69,8 @@ def status_command():
 
 @telemetry_cli.command("enable")
 def enable_command():
-    """Opt in to detailed analytics (sets the value; does not toggle)."""
+    """Opt in to detailed analytics (sets the value; does not toggle). After a catalogue
+    change it prints what is new and accepts it."""
     _set(True)
 
 
@@ -80,13 +81,24 @@ def disable_command():
 
 
 def _set(enabled: bool) -> None:
+    from .client import ConsentRefused
     from .store import StoreUnavailable
 
     telemetry = _client()
+    shown = None
+    if enabled:
+        # The command shows what it accepts before accepting it, as the admin page does.
+        changes = telemetry.catalogue_changes()
+        if changes:
+            click.echo(f"accepting catalogue {telemetry.catalogue_version}, which changed since "
+                       "the opt-in: " + json.dumps(changes, sort_keys=True))
+        shown = telemetry.catalogue_version
     try:
-        telemetry.set_consent(enabled, changed_by="cli")
+        telemetry.set_consent(enabled, changed_by="cli", shown_version=shown)
     except StoreUnavailable as exc:
         raise click.ClickException(f"the database did not take the choice ({exc})") from None
+    except ConsentRefused as exc:
+        raise click.ClickException(str(exc)) from None
     telemetry.flush()  # the opt-in event leaves before the command exits
     click.echo("Detailed analytics " + ("enabled." if enabled else "disabled."))
     click.echo(f"detailed analytics: {telemetry.analytics_layer().reason}")

@@ -54,6 +54,18 @@ BASE_LEASE = timedelta(seconds=60)
 _NOT_SET_UP = InstallState(install_id="")
 
 
+# The one message of each refused opt-in, shown by the settings page, the API and the CLI.
+CATALOGUE_NOT_SHOWN = ("Detailed analytics is paused: the event catalogue changed since the "
+                       "opt-in. Read the changes on Admin → Telemetry and accept them there; "
+                       "the analytics choice was not changed.")
+STALE_CATALOGUE = ("The event catalogue changed since that page was read (it is now {version}): "
+                   "reload it and read the changes first; the analytics choice was not changed.")
+
+
+class ConsentRefused(ValueError):
+    """An opt-in that would accept a catalogue its caller did not show (or a stale one)."""
+
+
 @dataclass(frozen=True)
 class LayerState:
     enabled: bool
@@ -222,6 +234,7 @@ class TelemetryClient:
         return {
             "install_id": state.install_id or None,
             "detailed_analytics": state.telemetry_enabled,
+            "analytics_consent_in_effect": self.consent_in_effect(state),
             "changed_by": state.telemetry_changed_by,
             "changed_at": state.telemetry_changed_at,
             "first_seen_sent_at": state.first_seen_sent_at,
@@ -293,11 +306,16 @@ class TelemetryClient:
         except store.StoreUnavailable:
             log.warning("telemetry.consent_version_not_recorded", exc_info=True)
 
-    def set_consent(self, enabled: bool, *, changed_by: str, actor=None) -> InstallState:
+    def set_consent(self, enabled: bool, *, changed_by: str, actor=None,
+                    shown_version: str | None = None) -> InstallState:
         """Set (never toggle) the detailed-analytics choice in the settings row.
 
-        Opting in records the catalogue version it was given for; doing it again after a
-        catalogue change is how an admin accepts the changes.
+        ``shown_version`` is the catalogue version whose changes the caller showed (Admin →
+        Telemetry, the wizard, ``flask telemetry enable``, the API given the version): only
+        such an opt-in accepts a catalogue newer than the stored opt-in. Without it an opt-in
+        is a fresh one (from off or not asked); while an opt-in for another catalogue is
+        stored it changes nothing and raises :class:`ConsentRefused` (see there), so no page
+        that hides the changes can accept them. An opt-out is always taken.
 
         Every process sees it within ``CONSENT_RECHECK_SECONDS`` and this one at once;
         installation.json follows. The change is announced (``analytics_consent_changed``),
@@ -305,16 +323,32 @@ class TelemetryClient:
         :class:`store.StoreUnavailable` when the database cannot take it.
         """
         value = bool(enabled)
+        if value and shown_version is not None and shown_version != self.catalogue_version:
+            raise ConsentRefused(STALE_CATALOGUE.format(version=self.catalogue_version))
         changed = store.set_consent(self._engine, value, changed_by,
                                     datetime.now(timezone.utc).replace(microsecond=0),
                                     version=self.catalogue_version,
-                                    shape=catalogue.detailed_shape())
+                                    shape=catalogue.detailed_shape(),
+                                    accept=shown_version is not None)
         self.invalidate()
         state = self.state()
         if changed:
             log.info("telemetry.preference_changed", extra={"enabled": value})
             events.announce(events.analytics_consent_changed, actor=actor, enabled=value)
+        elif value and self.consent_paused(state):
+            raise ConsentRefused(CATALOGUE_NOT_SHOWN)
         return state
+
+    def consent_paused(self, state: InstallState | None = None) -> bool:
+        """An admin opted in, but to another catalogue: nothing detailed leaves until an admin
+        accepts this one where its changes are shown."""
+        state = state or self.state()
+        return state.telemetry_enabled is True \
+            and state.consented_catalogue_version != self.catalogue_version
+
+    def consent_in_effect(self, state: InstallState | None = None) -> bool:
+        """The opt-in holds for this very catalogue (what a consent box shows as ticked)."""
+        return consent_given(state or self.state(), self.catalogue_version)
 
     # -- detailed analytics --------------------------------------------------------------
 
@@ -386,8 +420,12 @@ class TelemetryClient:
         resource = self.resource_attributes()
         for name in sorted(n for n, e in catalogue.EVENTS.items() if e.layer == LAYER_ANALYTICS):
             attributes = self.analytics_attributes(
-                name, catalogue.example_properties(name), user_id=1, source=events.SOURCE_WEB,
+                name, catalogue.example_properties(name), user_id=None, source=events.SOURCE_WEB,
                 user_agent=_EXAMPLE_USER_AGENT)
+            # A sample pseudonym, never one derived from a real user (the page shows it to
+            # every admin before anyone opts in).
+            attributes["user_id"] = catalogue.CONTEXT_PROPERTIES["user_id"].check(
+                "user_id", catalogue.EXAMPLE_PSEUDONYM)
             examples.append(payload_dict(name, LAYER_ANALYTICS, attributes, resource))
         return examples
 

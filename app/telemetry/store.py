@@ -116,11 +116,18 @@ def _parse_iso(text: str | None) -> datetime | None:
 
 
 def set_consent(engine: Engine, enabled: bool, changed_by: str, now: datetime, *,
-                version: str, shape: dict) -> bool:
+                version: str, shape: dict, accept: bool) -> bool:
     """Store the detailed-analytics choice; returns whether it changed (False: already so).
 
-    An opt-in records the catalogue ``version`` and ``shape`` it was given for; opting in
-    again under a newer catalogue is a change (the admin accepted what is new).
+    An opt-in records the catalogue ``version`` and ``shape`` it was given for. With
+    ``accept`` (only callers that showed the catalogue's changes: Admin → Telemetry, the
+    wizard, ``flask telemetry enable``, the API given the version) an opt-in given for an
+    older catalogue is replaced, which is how an admin accepts what is new. Without it the
+    opt-in is a fresh one only: it changes nothing while an opt-in for another catalogue is
+    stored (paused), so no page that hides the changes can accept them.
+
+    One conditional UPDATE: of two racing choices each lands whole or not at all, and the
+    row always holds one request's outcome (every column of it), on both databases.
     """
     values: dict[str, Any] = {"allow_analytics": enabled, "analytics_changed_by": changed_by[:80],
                               "analytics_changed_at": now}
@@ -128,7 +135,8 @@ def set_consent(engine: Engine, enabled: bool, changed_by: str, now: datetime, *
         values.update(analytics_catalogue_version=version,
                       analytics_consented_shape=json.dumps(shape, sort_keys=True))
         differs = or_(_C.allow_analytics.is_not(True), _C.analytics_catalogue_version.is_(None),
-                      _C.analytics_catalogue_version != version)
+                      _C.analytics_catalogue_version != version) if accept \
+            else _C.allow_analytics.is_not(True)
     else:
         differs = _C.allow_analytics.is_not(False)
     return _execute(engine, update(_ROW).where(_C.id == 1, differs).values(**values)) == 1

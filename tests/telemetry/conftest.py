@@ -51,3 +51,15 @@ def complete_setup(app, allow_analytics: bool = False, **extra) -> None:
     with app.app_context():
         setup(admin_username="admin", admin_password=ADMIN_PASSWORD,
               allow_analytics=allow_analytics, **extra)
+
+
+def change_catalogue(monkeypatch) -> None:
+    """An upgrade that sends more: a new event, and a new property on timer.started. An app
+    built after this runs the newer catalogue (an opt-in given before is paused)."""
+    from app.telemetry.catalogue import EVENTS, Prop, _event
+
+    started = EVENTS["timer.started"]
+    monkeypatch.setitem(EVENTS, "timer.started", _event(
+        "timer.started", started.description, has_task=started.properties["has_task"],
+        has_notes=Prop("bool", "Whether notes were typed.")))
+    monkeypatch.setitem(EVENTS, "timesheet.saved", _event("timesheet.saved", "A week was saved."))

@@ -246,11 +246,11 @@ def test_saving_settings_with_analytics_unticked_sends_nothing_of_that_save(worl
     admin = world.web("admin")
     store_choice = admin_views._save_analytics_choice
 
-    def consumer_exports_first(wanted, stored):
+    def consumer_exports_first(wanted):
         # The consumer thread may export at any moment; here: right around the moment the
         # analytics choice is stored (the opt-out must come before the save is announced).
         telemetry_client(world.app).flush(5.0)
-        store_choice(wanted, stored)
+        store_choice(wanted)
 
     monkeypatch.setattr(admin_views, "_save_analytics_choice", consumer_exports_first)
     _flush(world)

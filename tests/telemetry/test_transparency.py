@@ -21,7 +21,7 @@ from app.telemetry.catalogue import EVENTS, LAYER_ANALYTICS, RESOURCE_ATTRIBUTES
 from app.telemetry.docs import PRIVACY_MD, render_base_fields
 from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, login
 from tests.support.otlp import wait_for
-from tests.telemetry.conftest import complete_setup, flush
+from tests.telemetry.conftest import change_catalogue, complete_setup, flush
 
 _NAMES = itertools.count(1)
 _FIELD = re.compile(r'data-testid="(base|resource)-field" data-field="([^"]+)"')
@@ -188,23 +188,12 @@ def test_status_cli_and_api_show_the_recipient_without_credentials(telemetry_app
     assert "s3cret-pw" not in api.get_data(as_text=True)
 
 
-def _changed_catalogue(monkeypatch) -> None:
-    """An upgrade that sends more: a new event, and a new property on timer.started."""
-    from app.telemetry.catalogue import Prop, _event
-
-    started = EVENTS["timer.started"]
-    monkeypatch.setitem(EVENTS, "timer.started", _event(
-        "timer.started", started.description, has_task=started.properties["has_task"],
-        has_notes=Prop("bool", "Whether notes were typed.")))
-    monkeypatch.setitem(EVENTS, "timesheet.saved", _event("timesheet.saved", "A week was saved."))
-
-
 def test_a_changed_catalogue_pauses_detailed_events_at_the_wire_until_accepted(
         telemetry_app_factory, otlp_receiver, monkeypatch):
     app = telemetry_app_factory()
     complete_setup(app, allow_analytics=True)
     given_for = telemetry.client(app).catalogue_version
-    _changed_catalogue(monkeypatch)
+    change_catalogue(monkeypatch)
     upgraded = telemetry_app_factory()  # the same database and data folder, a newer catalogue
     upgraded_client = telemetry.client(upgraded)
     assert upgraded_client.catalogue_version != given_for

@@ -123,8 +123,13 @@ def _patch_of(name: str) -> dict:
     return schema
 
 
-SCHEMAS["TelemetryInput"] = _obj({"detailed_analytics": {"type": "boolean"}},
-                                 ["detailed_analytics"])
+SCHEMAS["TelemetryInput"] = _obj({
+    "detailed_analytics": {"type": "boolean"},
+    "catalogue_version": {"type": "string", "description": (
+        "The catalogue_version a GET answered, after reading its catalogue_changes: an opt-in "
+        "with it accepts that catalogue. Without it an opt-in is refused (409) while an opt-in "
+        "for an older catalogue is stored.")},
+}, ["detailed_analytics"])
 _LAYER = _obj({"enabled": {"type": "boolean"}, "reason": {"type": "string"}}, ["enabled", "reason"])
 _TEXT_OR_NULL = {"type": ["string", "null"]}
 SCHEMAS["Telemetry"] = _obj({
@@ -293,7 +298,7 @@ def build_spec(version: str) -> dict:
         "get": _op("Telemetry state and the detailed-analytics choice", "200", _ref("Telemetry"),
                    ["403"], tag="Admin"),
         "put": _op("Set detailed analytics on or off (sets a value, never toggles)", "200",
-                   _ref("Telemetry"), _BODY_ERRORS + ["403", "503"], body="TelemetryInput",
+                   _ref("Telemetry"), _BODY_ERRORS + ["403", "409", "503"], body="TelemetryInput",
                    tag="Admin"),
     }
     return {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from ...telemetry import client
+from ...telemetry import ConsentRefused, client
 from ...telemetry.store import StoreUnavailable
 from ._core import ApiError, api_user, bp, json_body, require_admin
 
@@ -30,14 +30,21 @@ def get_telemetry():
 
 @bp.put("/admin/telemetry")
 def put_telemetry():
-    """Set (never toggle) detailed analytics: ``{"detailed_analytics": true|false}``."""
+    """Set (never toggle) detailed analytics: ``{"detailed_analytics": true|false}``.
+
+    ``catalogue_version`` (the one ``GET`` answered, with its ``catalogue_changes``) accepts
+    that catalogue; without it an opt-in is a fresh one, refused (409) while an opt-in for an
+    older catalogue is stored, so no client accepts changes it was not shown.
+    """
     require_admin()
-    data = json_body({"detailed_analytics": ("boolean", True)})
+    data = json_body({"detailed_analytics": ("boolean", True), "catalogue_version": ("string", False)})
     user = api_user()
     try:
         client().set_consent(data["detailed_analytics"], changed_by=f"user:{user.id} (api)",
-                             actor=user)
+                             actor=user, shown_version=data.get("catalogue_version"))
     except StoreUnavailable:
         raise ApiError(503, "The database is unavailable; nothing was changed.",
                        "unavailable") from None
+    except ConsentRefused as exc:
+        raise ApiError(409, str(exc), "catalogue_not_accepted", "catalogue_version") from None
     return jsonify(_status())
