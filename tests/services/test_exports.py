@@ -85,7 +85,7 @@ def test_export_lists_entries_oldest_first_with_ties_broken_by_id(ready_app, mak
     """Entries stored out of order, some starting at the same second, a running timer and
     tagged entries, read in batches of three: the rows come out by (started_at, id), each
     with its own tags, for the admin (everyone, a date range) and for a user (their own)."""
-    from app.models import Tag
+    from app.services.tags import resolve_tags
 
     monkeypatch.setattr(exports, "BATCH_ROWS", 3)  # several cursor batches and tag lookups
     make_user("alice", timezone="America/New_York")
@@ -94,7 +94,7 @@ def test_export_lists_entries_oldest_first_with_ties_broken_by_id(ready_app, mak
     hours = [5, 0, 5, 3, 0, 48, 5, -30, 3, 0, 72]  # ties at +0, +3 and +5 hours
     with ready_app.app_context():
         users = {u.username: u.id for u in db.session.scalars(db.select(User))}
-        red, blue = Tag(name="red"), Tag(name="Blue")
+        red, blue = resolve_tags(["red", "Blue"])
         entries = []
         for n, offset in enumerate(hours):
             start = base + timedelta(hours=offset)
