@@ -7,6 +7,7 @@ from datetime import datetime
 from flask import Flask, g
 from flask_login import current_user
 
+from ..services.money import money_text
 from ..services.settings import get_settings
 from ..services.validation import in_zone, zone
 
@@ -54,6 +55,7 @@ def register_template_helpers(app: Flask) -> None:
     # One formatter for every page: reports used decimal hours, the dashboard h:mm.
     app.add_template_filter(duration, "hours")
     app.add_template_filter(count_noun)
+    app.add_template_filter(money_text, "money")  # exact Decimal text; "%.2f" goes via float
 
     @app.context_processor
     def inject_settings():

@@ -5,6 +5,11 @@ The entries are the ones a report with the same filters covers
 with an empty end. Rows are read from the database in batches of plain column
 tuples (no ORM objects) and written through :mod:`csv`, so quoting is right
 for commas, quotes and newlines in notes.
+
+Each row carries the entry's hourly ``rate`` and its ``amount`` by the one rounding
+rule of :mod:`app.services.money`, so the amount column sums to the report's total
+for the same filters, to the cent. Both are for admins (like every rate and amount)
+and blank for anyone else; a running timer has no amount yet.
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ from sqlalchemy import select
 from .. import events
 from ..extensions import db
 from ..models import Client, Project, Tag, Task, TimeEntry, User, time_entry_tags
-from .reports import ReportFilters, report_entries_filter
+from . import money
+from .catalog import may_see_rates
+from .reports import ReportFilters, entry_rate, report_entries_filter
 from .validation import in_zone, strip_unsafe_characters, zone
 
 HEADER = (
     "entry_id", "user", "client", "project", "task", "notes", "billable",
-    "started_at", "ended_at", "duration_seconds", "duration_hours", "tags",
+    "started_at", "ended_at", "duration_seconds", "duration_hours", "rate", "amount", "tags",
 )
 BATCH_ROWS = 1000
 # A spreadsheet treats a cell starting with one of these as a formula (or, for
@@ -68,7 +75,7 @@ def export_rows(viewer, filters: ReportFilters) -> Iterator[tuple]:
     The filters are checked here, before the first row is produced, so a bad
     filter becomes an error response instead of a truncated download.
     """
-    return _cells(export_query(viewer, filters), zone(viewer.timezone))
+    return _cells(export_query(viewer, filters), zone(viewer.timezone), may_see_rates(viewer))
 
 
 def export_query(viewer, filters: ReportFilters):
@@ -83,7 +90,7 @@ def export_query(viewer, filters: ReportFilters):
         select(
             TimeEntry.id, User.username, Client.name, Project.name, Task.name, TimeEntry.notes,
             TimeEntry.billable, TimeEntry.started_at, TimeEntry.ended_at,
-            TimeEntry.duration_seconds,
+            TimeEntry.duration_seconds, money.rate_cents_sql(entry_rate()),
         )
         .select_from(TimeEntry)
         .join(Project, Project.id == TimeEntry.project_id)
@@ -110,23 +117,33 @@ def _tags_by_entry(entry_ids: list[int]) -> dict[int, str]:
     return {entry_id: "; ".join(sorted(tags, key=str.lower)) for entry_id, tags in names.items()}
 
 
-def _cells(query, tz) -> Iterator[tuple]:
+def _cells(query, tz, with_money: bool) -> Iterator[tuple]:
     batch: list[tuple] = []
     for row in db.session.execute(query):
         batch.append(row)
         if len(batch) >= BATCH_ROWS:
-            yield from _batch_cells(batch, tz)
+            yield from _batch_cells(batch, tz, with_money)
             batch = []
     if batch:
-        yield from _batch_cells(batch, tz)
+        yield from _batch_cells(batch, tz, with_money)
 
 
-def _batch_cells(batch: list[tuple], tz) -> Iterator[tuple]:
+def _money_cells(seconds: int | None, billable: bool, rate_cents: int | None) -> tuple[str, str]:
+    """(rate, amount): the amount as the report counts it, 0.00 when the entry bills nothing."""
+    rate = "" if rate_cents is None else money.money_text(money.from_cents(rate_cents))
+    if seconds is None:  # a running timer: no amount until it stops
+        return rate, ""
+    cents = money.entry_cents(seconds, rate_cents) if billable and rate_cents is not None else 0
+    return rate, money.money_text(money.from_cents(cents))
+
+
+def _batch_cells(batch: list[tuple], tz, with_money: bool) -> Iterator[tuple]:
     # One query for the batch's tags: a join in the main query would repeat each entry
     # once per tag, and a string aggregate differs between SQLite and PostgreSQL.
     tags = _tags_by_entry([row[0] for row in batch])
     for (entry_id, username, client, project, task, notes, billable, started, ended,
-         seconds) in batch:
+         seconds, rate_cents) in batch:
+        rate, amount = _money_cells(seconds, billable, rate_cents) if with_money else ("", "")
         yield (
             str(entry_id),
             neutralise(username),
@@ -139,6 +156,8 @@ def _batch_cells(batch: list[tuple], tz) -> Iterator[tuple]:
             in_zone(ended, tz).isoformat() if ended else "",
             "" if seconds is None else str(seconds),
             "" if seconds is None else f"{seconds / 3600:.4f}",
+            rate,
+            amount,
             neutralise(tags.get(entry_id, "")),
         )
 

@@ -2,9 +2,10 @@
 
 One filter function (:func:`report_entries_filter`) serves the reports page,
 the API summary and the CSV export, so the three always agree on which entries
-a report covers. Sums are computed by the database (GROUP BY), money as
-integer second-cents (seconds x rate in cents), which stays exact on SQLite,
-whose SUM of NUMERIC columns would be a float; Python divides with Decimal.
+a report covers. Sums are computed by the database (GROUP BY). Money follows
+:mod:`app.services.money`: each billable entry's amount is rounded half up to the
+cent, in integer cents in SQL, and every figure is the exact sum of those cents,
+so a total equals the sum of its rows and of the CSV's amount column.
 
 Days are the viewer's local calendar days: the range and the ``day`` grouping
 both use ``viewer.timezone``, and the report carries that zone's name. An
@@ -21,11 +22,13 @@ from sqlalchemy import (
     BigInteger, Date, Integer, Interval, and_, bindparam, case, cast, func, literal, literal_column,
     select, true, type_coerce,
 )
+from sqlalchemy.orm import aliased
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import Grouping
 
 from .. import events
 from ..extensions import db
+from . import money
 from ..models import Client, Project, Tag, Task, TimeEntry, User, time_entry_tags
 from ..models.types import UTCDateTime
 from .errors import Forbidden, ValidationError
@@ -34,8 +37,6 @@ from .validation import check_day, zone
 GROUPINGS = ("project", "client", "task", "user", "day", "tag")
 _RANGE_FILTERS = ("start", "end", "billable")  # what a report on everyone may filter by
 MAX_RANGE_DAYS = 366
-_CENT = Decimal("0.01")
-_HOUR_CENTS = Decimal(3600 * 100)  # second-cents in one unit of money
 
 
 @dataclass(frozen=True)
@@ -210,10 +211,6 @@ def _local_days(start: date, end: date, tz):
 _NO_RATE = -(2**62)
 
 
-def _rate_cents(rate):
-    return cast(func.round(rate * 100), BigInteger)
-
-
 def _rate_cents_by_id():
     """PostgreSQL: (project, task) rates in cents as two bigint[] parameters indexed by id.
 
@@ -230,9 +227,10 @@ def _rate_cents_by_id():
         return values
 
     projects = db.session.execute(
-        select(Project.id, _rate_cents(func.coalesce(Project.hourly_rate, Client.default_hourly_rate)))
+        select(Project.id, money.rate_cents_sql(
+            func.coalesce(Project.hourly_rate, Client.default_hourly_rate)))
         .outerjoin(Client, Client.id == Project.client_id))
-    tasks = db.session.execute(select(Task.id, _rate_cents(Task.hourly_rate)))
+    tasks = db.session.execute(select(Task.id, money.rate_cents_sql(Task.hourly_rate)))
     # Grouping: PostgreSQL subscripts a cast parameter only in parentheses, ($1::BIGINT[])[i].
     return (Grouping(bindparam("project_rate_cents", dense(projects), type_=ARRAY(BigInteger))),
             Grouping(bindparam("task_rate_cents", dense(tasks), type_=ARRAY(BigInteger))))
@@ -242,9 +240,45 @@ def _is_postgresql() -> bool:
     return db.session.get_bind().dialect.name == "postgresql"
 
 
+def _with_entry_cents(query):
+    """``query`` (over ``time_entries``) and the SQL of each entry's amount in cents.
+
+    The amount is rounded per entry (:mod:`app.services.money`), so every entry needs
+    its rate (task, else project, else client) before anything is summed. PostgreSQL
+    looks it up by array subscript (no join: the pass over ``time_entries`` stays an
+    index-only scan of ``ix_time_entries_report``); SQLite joins the three tables by
+    primary key. NULL for an entry without a rate.
+    """
+    if _is_postgresql():
+        project_cents, task_cents = _rate_cents_by_id()
+        rate_cents = func.coalesce(
+            func.nullif(task_cents[TimeEntry.task_id], _NO_RATE),
+            func.nullif(project_cents[TimeEntry.project_id], _NO_RATE),
+        )
+    else:
+        # Aliases: the grouped query joins the same tables again for names.
+        project, client, task = aliased(Project), aliased(Client), aliased(Task)
+        query = (query.join(project, project.id == TimeEntry.project_id)
+                 .outerjoin(client, client.id == project.client_id)
+                 .outerjoin(task, task.id == TimeEntry.task_id))
+        rate_cents = money.rate_cents_sql(entry_rate(task, project, client))
+    return query, money.entry_cents(TimeEntry.duration_seconds, rate_cents)
+
+
+def entry_rate(task=Task, project=Project, client=Client):
+    """SQL: the hourly rate an entry bills at: its task's, else its project's, else its
+    client's default (NULL: none). The report and the CSV export both use this."""
+    return func.coalesce(task.hourly_rate, project.hourly_rate, client.default_hourly_rate)
+
+
+def _billable_cents(entry_cents):
+    """SUM of billable entries' cents: CASE, so a non-billable row never looks up a rate."""
+    return func.coalesce(func.sum(case((TimeEntry.billable, entry_cents))), 0)
+
+
 def _days_on_postgresql(viewer: User, filters: ReportFilters, where, tz):
     """PostgreSQL, grouped by day: rows of (day index, seconds, billable seconds,
-    billable second-cents).
+    billable cents).
 
     Every entry needs its rate (day x project x task hardly reduces the rows): an array
     subscript by project and task id costs far less than three hash joins (a year of
@@ -257,17 +291,12 @@ def _days_on_postgresql(viewer: User, filters: ReportFilters, where, tz):
     repeats that filter's work 365 times (a tag filter: 0.3 -> 4.4 s), so the matching
     entries are read in one pass and bucketed by their local day's UTC offset instead.
     """
-    project_cents, task_cents = _rate_cents_by_id()
-    entry_cents = func.coalesce(
-        func.nullif(task_cents[TimeEntry.task_id], _NO_RATE),
-        func.nullif(project_cents[TimeEntry.project_id], _NO_RATE),
-    )
+    _, entry_cents = _with_entry_cents(None)  # PostgreSQL: subscripts, no join to add
     sums = (
         func.coalesce(func.sum(TimeEntry.duration_seconds), 0).label("seconds"),
         func.coalesce(func.sum(TimeEntry.duration_seconds).filter(TimeEntry.billable),
                       0).label("billable_seconds"),
-        func.coalesce(func.sum(TimeEntry.duration_seconds * entry_cents)
-                      .filter(TimeEntry.billable), 0).label("second_cents"),
+        func.coalesce(func.sum(entry_cents).filter(TimeEntry.billable), 0).label("cents"),
     )
     # Any filter but the dates and the billable flag narrows the entries (a filter added
     # later included: it takes the one pass until measured otherwise).
@@ -284,7 +313,7 @@ def _days_on_postgresql(viewer: User, filters: ReportFilters, where, tz):
         .lateral("per_day")
     )
     return (
-        select(days.c.k0, per_day.c.seconds, per_day.c.billable_seconds, per_day.c.second_cents)
+        select(days.c.k0, per_day.c.seconds, per_day.c.billable_seconds, per_day.c.cents)
         .select_from(days)
         .join(per_day, true())
     )
@@ -301,13 +330,14 @@ def summary(viewer: User, filters: ReportFilters, group_by: str = "project") -> 
 def _compute(viewer: User, filters: ReportFilters, group_by: str = "project") -> Report:
     """Totals for the filters' date range, grouped by project, client, task, user or day.
 
-    The database sums seconds and second-cents (seconds x the rate in cents, an
-    integer, so exact on SQLite too) per group and billable flag; Python turns
-    second-cents into money with Decimal. Grouped by anything but day, the
-    entries are first summed per (project, task[, user], billable) in one pass
-    over ``time_entries`` alone (the index ``ix_time_entries_report`` covers it),
-    and only those few hundred sums are joined to projects, clients and tasks
-    for their names and rates: joining first costs a hash probe per entry.
+    The database sums seconds and billable entries' amounts in cents (each entry
+    rounded once, see :mod:`app.services.money`) per group and billable flag; every
+    figure is an exact sum of those cents. Grouped by anything but day, the entries
+    are first summed per (project, task[, user], billable) in one pass over
+    ``time_entries`` (rates by array subscript on PostgreSQL, see
+    :func:`_with_entry_cents`), and only those few hundred sums are joined to
+    projects, clients and tasks for their names: joining first costs a hash probe
+    per entry.
     """
     if group_by not in GROUPINGS:
         raise ValidationError("group_by must be one of: " + ", ".join(GROUPINGS) + ".", "group_by")
@@ -317,35 +347,31 @@ def _compute(viewer: User, filters: ReportFilters, group_by: str = "project") ->
     tz = zone(viewer.timezone)
     where = and_(TimeEntry.ended_at.is_not(None), *report_entries_filter(viewer, filters))
 
-    rate = func.coalesce(Task.hourly_rate, Project.hourly_rate, Client.default_hourly_rate)
-    # PostgreSQL sums days in SQL, billable time already apart (see _days_on_postgresql).
-    days_in_sql = group_by == "day" and _is_postgresql()
-    if days_in_sql:
+    if group_by == "day" and _is_postgresql():
         query = _days_on_postgresql(viewer, filters, where, tz)
     elif group_by == "day":
-        # A day x project x task grouping would hardly reduce the rows: join per entry.
-        bucket = _day_bucket(filters.start, filters.end, tz)
-        sums = (
-            select(
-                bucket.label("k0"), TimeEntry.project_id, TimeEntry.task_id,
-                TimeEntry.billable, TimeEntry.duration_seconds.label("seconds"),
-            )
+        # A day x project x task grouping would hardly reduce the rows: sum by day at once.
+        bucket = _day_bucket(filters.start, filters.end, tz).label("k0")
+        query, entry_cents = _with_entry_cents(select(bucket).select_from(TimeEntry))
+        query = (
+            query.add_columns(
+                TimeEntry.billable, func.sum(TimeEntry.duration_seconds),
+                _billable_cents(entry_cents))
             .where(where)
-            .subquery()
+            .group_by(bucket, TimeEntry.billable)
         )
-        key_cols = [sums.c.k0]
     else:
         per_entry_keys = {"user": [TimeEntry.user_id],
                           "tag": [time_entry_tags.c.tag_id]}.get(group_by, [])
-        sums = select(
-            *per_entry_keys, TimeEntry.project_id, TimeEntry.task_id, TimeEntry.billable,
-            func.sum(TimeEntry.duration_seconds).label("seconds"),
-        )
+        sums = select(*per_entry_keys, TimeEntry.project_id, TimeEntry.task_id,
+                      TimeEntry.billable).select_from(TimeEntry)
         if group_by == "tag":  # an entry counts once under each of its tags, or "No tag"
-            sums = sums.select_from(TimeEntry).outerjoin(
-                time_entry_tags, time_entry_tags.c.entry_id == TimeEntry.id)
+            sums = sums.outerjoin(time_entry_tags, time_entry_tags.c.entry_id == TimeEntry.id)
+        sums, entry_cents = _with_entry_cents(sums)
         sums = (
-            sums.where(where)
+            sums.add_columns(func.sum(TimeEntry.duration_seconds).label("seconds"),
+                             _billable_cents(entry_cents).label("cents"))
+            .where(where)
             .group_by(*per_entry_keys, TimeEntry.project_id, TimeEntry.task_id, TimeEntry.billable)
             .subquery()
         )
@@ -356,13 +382,11 @@ def _compute(viewer: User, filters: ReportFilters, group_by: str = "project") ->
             "user": [User.id, User.username, User.display_name],
             "tag": [Tag.id, Tag.name],
         }[group_by]
-
-    if not days_in_sql:
         query = (
             select(
                 *key_cols, sums.c.billable,
                 func.coalesce(func.sum(sums.c.seconds), 0),
-                func.coalesce(func.sum(sums.c.seconds * _rate_cents(rate)), 0),
+                func.coalesce(func.sum(sums.c.cents), 0),
             )
             .select_from(sums)
             .join(Project, Project.id == sums.c.project_id)
@@ -376,20 +400,21 @@ def _compute(viewer: User, filters: ReportFilters, group_by: str = "project") ->
         query = query.group_by(*key_cols, sums.c.billable)
 
     groups: dict[str, dict] = {}
-    for *keys, row_seconds, billable_seconds, second_cents in _sums(query, days_in_sql):
+    for *keys, row_seconds, billable_seconds, cents in _sums(query, billable_apart=(
+            group_by == "day" and _is_postgresql())):
         key, label, color = _describe(group_by, keys, filters.start)
         group = groups.setdefault(
-            key, {"label": label, "color": color, "seconds": 0, "billable": 0, "second_cents": 0}
+            key, {"label": label, "color": color, "seconds": 0, "billable": 0, "cents": 0}
         )
         group["seconds"] += int(row_seconds)
         group["billable"] += int(billable_seconds)
-        group["second_cents"] += int(second_cents)
+        group["cents"] += int(cents)
 
     if group_by == "day":  # every day of the range, so the line has no gaps
         for i in range((filters.end - filters.start).days + 1):
             day = (filters.start + timedelta(days=i)).isoformat()
             groups.setdefault(
-                day, {"label": day, "color": None, "seconds": 0, "billable": 0, "second_cents": 0}
+                day, {"label": day, "color": None, "seconds": 0, "billable": 0, "cents": 0}
             )
         ordered = sorted(groups.items())
     else:
@@ -398,7 +423,7 @@ def _compute(viewer: User, filters: ReportFilters, group_by: str = "project") ->
     rows = [
         ReportRow(
             key=key, label=g["label"], seconds=g["seconds"], billable_seconds=g["billable"],
-            amount=_money(g["second_cents"]), color=g["color"],
+            amount=money.from_cents(g["cents"]), color=g["color"],
         )
         for key, g in ordered
     ]
@@ -411,7 +436,7 @@ def _compute(viewer: User, filters: ReportFilters, group_by: str = "project") ->
     else:
         total_seconds = sum(r.seconds for r in rows)
         billable_seconds = sum(r.billable_seconds for r in rows)
-        amount = _money(sum(g["second_cents"] for g in groups.values()))
+        amount = money.from_cents(sum(g["cents"] for g in groups.values()))
     return Report(
         start=filters.start, end=filters.end, group_by=group_by, timezone=str(tz.key),
         rows=rows, total_seconds=total_seconds, billable_seconds=billable_seconds, amount=amount,
@@ -419,25 +444,17 @@ def _compute(viewer: User, filters: ReportFilters, group_by: str = "project") ->
 
 
 def _sums(query, billable_apart: bool):
-    """The query's rows as (keys..., seconds, billable seconds, billable second-cents).
+    """The query's rows as (keys..., seconds, billable seconds, billable cents).
 
     The day query on PostgreSQL (``billable_apart``) sums billable time with FILTER
-    already; the others return one row per group and billable flag, folded here.
+    already; the others return one row per group and billable flag, folded here
+    (their cents are billable entries' only already).
     """
     if billable_apart:
         yield from db.session.execute(query)
         return
-    for *keys, billable, seconds, second_cents in db.session.execute(query):
-        yield (*keys, seconds, seconds if billable else 0, second_cents if billable else 0)
-
-
-def _money(second_cents: int) -> Decimal:
-    """Second-cents as money, rounded once (half to even) from the exact integer total.
-
-    One division per figure: summing already-divided parts would carry their
-    28-digit rounding into totals that are exactly half a cent.
-    """
-    return (Decimal(second_cents) / _HOUR_CENTS).quantize(_CENT)
+    for *keys, billable, seconds, cents in db.session.execute(query):
+        yield (*keys, seconds, seconds if billable else 0, cents)
 
 
 def _describe(group_by: str, keys: list, start: date) -> tuple[str, str, str | None]:

@@ -16,6 +16,9 @@ _RATE = {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}, {"type"
          "description": "Hourly rate, e.g. \"85.00\"; at most two decimals."}
 _MONEY = {"type": ["string", "null"], "pattern": r"^\d+\.\d{2}$",
           "description": "Money, e.g. \"85.00\"; always null for a token whose user is not an admin."}
+_AMOUNT = {**_MONEY, "description": (
+    "The exact sum of its entries' amounts, each rounded half up to the cent (docs/api.md, "
+    "\"Money: one rounding rule\"); null for a token whose user is not an admin.")}
 _TIME = {"type": "string", "format": "date-time"}
 _TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
 
@@ -72,12 +75,12 @@ SCHEMAS = {
         "currency": {"type": "string"},
         "total_seconds": {"type": "integer", "minimum": 0},
         "billable_seconds": {"type": "integer", "minimum": 0},
-        "billable_amount": _MONEY,
+        "billable_amount": _AMOUNT,
         "rows": {"type": "array", "items": _obj({
             "key": {"type": "string"}, "label": {"type": "string"},
             "seconds": {"type": "integer", "minimum": 0},
             "billable_seconds": {"type": "integer", "minimum": 0},
-            "billable_amount": _MONEY, "color": {"type": ["string", "null"]},
+            "billable_amount": _AMOUNT, "color": {"type": ["string", "null"]},
         }, ["key", "label", "seconds", "billable_seconds", "billable_amount"])},
     }, ["start", "end", "group_by", "timezone", "total_seconds", "billable_seconds",
         "billable_amount", "rows"]),
@@ -274,7 +277,9 @@ def build_spec(version: str) -> dict:
               params=_REPORT_FILTERS, tag="Time entry"),
     }}
     paths["/time-entries/export.csv"]["get"]["responses"]["200"] = {
-        "description": "CSV with a header row; ISO 8601 times with offset in the user's zone",
+        "description": ("CSV with a header row; ISO 8601 times with offset in the user's zone; "
+                        "each entry's rate and amount (admins only), the amounts summing to "
+                        "the report's billable_amount"),
         "content": {"text/csv": {"schema": {"type": "string"}}},
     }
     paths["/tags"] = {"get": _op("All tags", "200", {"type": "array", "items": _ref("Tag")}, [],
