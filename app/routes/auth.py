@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import time
+from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 from flask import (
@@ -114,6 +116,12 @@ def _remember_device(response, username: str):
     return response
 
 
+# When the last single sign-on of this session happened (epoch seconds): setting a local
+# password on an SSO-only account needs a recent one (users.SSO_REAUTH_MAX_AGE).
+SSO_SIGNED_IN_AT = "sso_signed_in_at"
+_SSO_NEXT = "sso_next"
+
+
 def sign_in(user, remember: bool = False) -> None:
     """Start a session for ``user`` with a fresh CSRF token.
 
@@ -125,6 +133,8 @@ def sign_in(user, remember: bool = False) -> None:
     field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
     session.pop(field, None)
     g.pop(field, None)
+    # A single sign-on's time belongs to that sign-in only (the callback sets it after).
+    session.pop(SSO_SIGNED_IN_AT, None)
     login_user(user, remember=remember)
 
 
@@ -191,17 +201,29 @@ def login():
 @login_required
 def logout():
     # Signing out here signs out everywhere: every other session and remember-me
-    # cookie of this user ends too (docs/using.md).
-    user_service.sign_out_everywhere(current_user)
+    # cookie of this user ends too (docs/using.md). The profile's "Sign out everywhere"
+    # (revoke_tokens=y) ends the API tokens as well; the top bar's button keeps them.
+    user_service.sign_out_everywhere(
+        current_user, revoke_tokens=request.form.get("revoke_tokens") == "y")
     logout_user()
     flash("You have been signed out.", "info")
     return redirect(url_for("auth.login"))
+
+
+
+
+def _sso_signed_in_at() -> datetime | None:
+    value = session.get(SSO_SIGNED_IN_AT)
+    if not isinstance(value, int):
+        return None
+    return datetime.fromtimestamp(value, timezone.utc)
 
 
 @bp.get("/login/oidc")
 def oidc_login():
     if not oidc_enabled():
         abort(404)
+    session[_SSO_NEXT] = _safe_next(request.args.get("next"))
     return _oidc_client().authorize_redirect(url_for("auth.oidc_callback", _external=True))
 
 
@@ -216,22 +238,22 @@ def oidc_callback():
         user_service.record_refused_sign_in("other")
         flash("Single sign-on failed. Try again or use your password.", "error")
         return redirect(url_for("auth.login"))
-    claims = token.get("userinfo") or {}
-    if not claims.get("sub"):
+    claims = token.get("userinfo")
+    try:
+        user = user_service.user_for_oidc(claims if isinstance(claims, dict) else {})
+    except ServiceError as exc:
         user_service.record_refused_sign_in("other")
-        flash("Single sign-on returned no account id.", "error")
+        flash(exc.message, "error")
         return redirect(url_for("auth.login"))
-    user = user_service.user_for_oidc(
-        subject=str(claims["sub"]), email=claims.get("email"),
-        preferred_username=claims.get("preferred_username") or claims.get("email", "").split("@")[0],
-    )
     if not user.is_active:
         user_service.record_refused_sign_in("inactive")
         flash("This account is deactivated.", "error")
         return redirect(url_for("auth.login"))
     user_service.record_login(user, method="oidc")
+    next_page = session.pop(_SSO_NEXT, None)
     sign_in(user)
-    return redirect(url_for("main.dashboard"))
+    session[SSO_SIGNED_IN_AT] = int(time.time())
+    return redirect(next_page or url_for("main.dashboard"))
 
 
 NEXT_THEME = {"auto": "dark", "dark": "light", "light": "auto"}
@@ -251,7 +273,7 @@ def profile():
     form = ProfileForm(prefix="profile", obj=current_user)
     password_form = PasswordChangeForm(prefix="password")
     form.timezone.choices = timezone_names()
-    status = 200
+    status, needs_sso = 200, False
     if request.method == "POST" and "profile-timezone" in request.form:
         if form.validate_on_submit():
             try:
@@ -273,13 +295,20 @@ def profile():
                     current_user,
                     current_password=password_form.current_password.data,
                     new_password=password_form.new_password.data,
+                    revoke_tokens=password_form.revoke_tokens.data,
+                    sso_signed_in_at=_sso_signed_in_at(),
                 )
             except ServiceError as exc:
                 attach_error(password_form, exc)
+                needs_sso = isinstance(exc, user_service.ReauthenticationRequired)
             else:
-                # Every session ended with the change; this one continues signed in.
+                # Every session ended with the change; this one continues signed in (and
+                # sign_in forgets the single sign-on time: one password per fresh sign-in).
                 sign_in(current_user._get_current_object(), remember=_had_remember_cookie())
-                flash("Password changed. Every other session has been signed out.", "success")
+                flash("Password changed. Every other session has been signed out"
+                      + (" and your API tokens revoked." if password_form.revoke_tokens.data
+                         else "."), "success")
                 return redirect(url_for("auth.profile"))
         status = FORM_INVALID
-    return render_template("auth/profile.html", form=form, password_form=password_form), status
+    return render_template("auth/profile.html", form=form, password_form=password_form,
+                           needs_sso=needs_sso and oidc_enabled()), status
