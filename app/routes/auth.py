@@ -12,6 +12,7 @@ from flask import (
 )
 from authlib.integrations.flask_client import OAuth
 from flask_limiter.util import get_remote_address
+from limits.strategies import FixedWindowRateLimiter
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..extensions import limiter
@@ -52,9 +53,31 @@ def _oidc_client():
     return current_app.extensions["authlib.integrations.flask_client"].oidc
 
 
-def _login_failed(_response) -> bool:
-    # Only failed attempts count against the limits; a good login costs nothing.
-    return bool(g.get("login_failed"))
+def _refund_login_attempt() -> None:
+    """Give back the attempt the limits counted, for a POST that was no wrong password
+    (a good login, a form without its fields): only failures are meant to count.
+
+    The limits count every attempt *before* the password is checked (Flask-Limiter's
+    ``hit``: one atomic increment in the storage, then the decision). Counting only
+    failures afterwards (``deduct_when``) tested first and counted later, so 40
+    parallel guesses all passed the test while the count was below 5 and 10-12 got
+    to the password check. Refunding keeps "failures only" without that window. The
+    login limits are fixed windows (the strategy the app uses), whose count this
+    decrements; a window that ended meanwhile is left alone.
+    """
+    strategy = limiter.limiter
+    if not isinstance(strategy, FixedWindowRateLimiter):
+        return
+    for request_limit in limiter.current_limits:
+        if request_limit.breached:
+            continue
+        try:
+            if strategy.storage.get(request_limit.key) > 0:
+                strategy.storage.incr(request_limit.key, request_limit.limit.get_expiry(),
+                                      amount=-1)
+        except Exception as exc:  # a storage hiccup must not fail a good sign-in
+            current_app.logger.warning("login limit refund failed",
+                                       extra={"reason": type(exc).__name__})
 
 
 def _username_digest(username: str | None) -> str:
@@ -164,17 +187,19 @@ def _safe_next(target: str | None) -> str | None:
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(
     lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ADDRESS"], methods=["POST"],
-    key_func=get_remote_address, deduct_when=_login_failed, scope="login-address",
+    key_func=get_remote_address, scope="login-address",
     on_breach=_throttled,
     exempt_when=_known_device,
 )
 @limiter.limit(
     lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ACCOUNT"], methods=["POST"],
-    key_func=_account_key, deduct_when=_login_failed, scope="login-account",
+    key_func=_account_key, scope="login-account",
     on_breach=_throttled,
 )
 def login():
     if current_user.is_authenticated:
+        if request.method == "POST":
+            _refund_login_attempt()
         return redirect(url_for("main.dashboard"))
     form = LoginForm()
     status = 200
@@ -182,17 +207,18 @@ def login():
         try:
             user = user_service.authenticate(form.username.data, form.password.data)
         except user_service.AuthenticationFailed as exc:
-            g.login_failed = True
             # The reason is logged; the username typed is not (it may be a password).
             current_app.logger.info("login failed", extra={"reason": exc.reason})
             flash("Invalid username or password.", "error")
             status = FORM_INVALID
         else:
+            _refund_login_attempt()
             sign_in(user, remember=form.remember.data)
             return _remember_device(
                 redirect(_safe_next(request.args.get("next")) or url_for("main.dashboard")),
                 user.username)
     elif form.is_submitted():
+        _refund_login_attempt()  # no password was checked
         status = FORM_INVALID
     return render_template("auth/login.html", form=form, oidc=oidc_enabled()), status
 

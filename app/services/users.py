@@ -329,7 +329,7 @@ def change_password(user: User, *, current_password: str, new_password: str,
             raise ValidationError("Current password is wrong.", "current_password")
     elif sso_signed_in_at is None or not (
             timedelta(0) <= utcnow() - sso_signed_in_at <= SSO_REAUTH_MAX_AGE):
-        raise ReauthenticationRequired(SSO_REAUTH_NEEDED, "current_password")
+        raise ReauthenticationRequired(SSO_REAUTH_NEEDED, "new_password")
     user.set_password(clean_password(new_password, "new_password"))
     end_sessions(user)
     if revoke_tokens:
