@@ -131,9 +131,46 @@ def telemetry_user_id_command(username):
     click.echo(pseudonym)
 
 
+@click.group("users")
+def users_cli():
+    """Accounts: list them, and restore an admin when none is left."""
+
+
+@users_cli.command("list")
+@with_appcontext
+def users_list_command():
+    """Print every account: username, role, active or not (admins first)."""
+    from .services.users import list_users
+
+    _require_migrated_database()
+    users = sorted(list_users(), key=lambda u: (not u.is_admin, u.username))
+    for user in users:
+        click.echo(f"{user.username}\t{user.role}\t{'active' if user.active else 'deactivated'}")
+    active_admins = sum(1 for u in users if u.is_admin and u.active)
+    if not active_admins:
+        click.echo("No active admin: run `flask users promote USERNAME` to make one.", err=True)
+
+
+@users_cli.command("promote")
+@click.argument("username")
+@with_appcontext
+def users_promote_command(username):
+    """Make USERNAME an active admin (reactivated if deactivated): the way back in when
+    no admin is left."""
+    from .services.users import promote_to_admin
+
+    _require_migrated_database()
+    try:
+        user = promote_to_admin(username)
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"{user.username} is now an active admin.")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(setup_command)
     app.cli.add_command(create_token_command)
+    app.cli.add_command(users_cli)
     from .telemetry.cli import telemetry_cli
 
     if "user-id" not in telemetry_cli.commands:

@@ -77,7 +77,8 @@ def edit_user(user_id: int):
     elif request.method == "POST":
         if password_form.validate_on_submit():
             try:
-                user_service.reset_password(user.id, password_form.new_password.data)
+                user_service.reset_password(user.id, password_form.new_password.data,
+                                            revoke_tokens=password_form.revoke_tokens.data)
             except ServiceError as exc:
                 attach_error(password_form, exc)
             else:

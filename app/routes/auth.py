@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import time
+from datetime import datetime, timezone
 
 from flask import (
     Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for,
 )
 from authlib.integrations.flask_client import OAuth
 from flask_limiter.util import get_remote_address
+from limits.strategies import FixedWindowRateLimiter
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..extensions import limiter
@@ -49,9 +52,31 @@ def _oidc_client():
     return current_app.extensions["authlib.integrations.flask_client"].oidc
 
 
-def _login_failed(_response) -> bool:
-    # Only failed attempts count against the limits; a good login costs nothing.
-    return bool(g.get("login_failed"))
+def _refund_login_attempt() -> None:
+    """Give back the attempt the limits counted, for a POST that was no wrong password
+    (a good login, a form without its fields): only failures are meant to count.
+
+    The limits count every attempt *before* the password is checked (Flask-Limiter's
+    ``hit``: one atomic increment in the storage, then the decision). Counting only
+    failures afterwards (``deduct_when``) tested first and counted later, so 40
+    parallel guesses all passed the test while the count was below 5 and 10-12 got
+    to the password check. Refunding keeps "failures only" without that window. The
+    login limits are fixed windows (the strategy the app uses), whose count this
+    decrements; a window that ended meanwhile is left alone.
+    """
+    strategy = limiter.limiter
+    if not isinstance(strategy, FixedWindowRateLimiter):
+        return
+    for request_limit in limiter.current_limits:
+        if request_limit.breached:
+            continue
+        try:
+            if strategy.storage.get(request_limit.key) > 0:
+                strategy.storage.incr(request_limit.key, request_limit.limit.get_expiry(),
+                                      amount=-1)
+        except Exception as exc:  # a storage hiccup must not fail a good sign-in
+            current_app.logger.warning("login limit refund failed",
+                                       extra={"reason": type(exc).__name__})
 
 
 def _username_digest(username: str | None) -> str:
@@ -113,6 +138,12 @@ def _remember_device(response, username: str):
     return response
 
 
+# When the last single sign-on of this session happened (epoch seconds): setting a local
+# password on an SSO-only account needs a recent one (users.SSO_REAUTH_MAX_AGE).
+SSO_SIGNED_IN_AT = "sso_signed_in_at"
+_SSO_NEXT = "sso_next"
+
+
 def sign_in(user, remember: bool = False) -> None:
     """Start a session for ``user`` with a fresh CSRF token.
 
@@ -124,6 +155,8 @@ def sign_in(user, remember: bool = False) -> None:
     field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
     session.pop(field, None)
     g.pop(field, None)
+    # A single sign-on's time belongs to that sign-in only (the callback sets it after).
+    session.pop(SSO_SIGNED_IN_AT, None)
     login_user(user, remember=remember)
 
 
@@ -139,17 +172,19 @@ def _throttled(_limit) -> None:
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(
     lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ADDRESS"], methods=["POST"],
-    key_func=get_remote_address, deduct_when=_login_failed, scope="login-address",
+    key_func=get_remote_address, scope="login-address",
     on_breach=_throttled,
     exempt_when=_known_device,
 )
 @limiter.limit(
     lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ACCOUNT"], methods=["POST"],
-    key_func=_account_key, deduct_when=_login_failed, scope="login-account",
+    key_func=_account_key, scope="login-account",
     on_breach=_throttled,
 )
 def login():
     if current_user.is_authenticated:
+        if request.method == "POST":
+            _refund_login_attempt()
         return redirect(url_for("main.dashboard"))
     form = LoginForm()
     status = 200
@@ -157,17 +192,18 @@ def login():
         try:
             user = user_service.authenticate(form.username.data, form.password.data)
         except user_service.AuthenticationFailed as exc:
-            g.login_failed = True
             # The reason is logged; the username typed is not (it may be a password).
             current_app.logger.info("login failed", extra={"reason": exc.reason})
             flash("Invalid username or password.", "error")
             status = FORM_INVALID
         else:
+            _refund_login_attempt()
             sign_in(user, remember=form.remember.data)
             return _remember_device(
                 redirect(safe_next(request.args.get("next")) or url_for("main.dashboard")),
                 user.username)
     elif form.is_submitted():
+        _refund_login_attempt()  # no password was checked
         status = FORM_INVALID
     return render_template("auth/login.html", form=form, oidc=oidc_enabled()), status
 
@@ -176,17 +212,29 @@ def login():
 @login_required
 def logout():
     # Signing out here signs out everywhere: every other session and remember-me
-    # cookie of this user ends too (docs/using.md).
-    user_service.sign_out_everywhere(current_user)
+    # cookie of this user ends too (docs/using.md). The profile's "Sign out everywhere"
+    # (revoke_tokens=y) ends the API tokens as well; the top bar's button keeps them.
+    user_service.sign_out_everywhere(
+        current_user, revoke_tokens=request.form.get("revoke_tokens") == "y")
     logout_user()
     flash("You have been signed out.", "info")
     return redirect(url_for("auth.login"))
+
+
+
+
+def _sso_signed_in_at() -> datetime | None:
+    value = session.get(SSO_SIGNED_IN_AT)
+    if not isinstance(value, int):
+        return None
+    return datetime.fromtimestamp(value, timezone.utc)
 
 
 @bp.get("/login/oidc")
 def oidc_login():
     if not oidc_enabled():
         abort(404)
+    session[_SSO_NEXT] = _safe_next(request.args.get("next"))
     return _oidc_client().authorize_redirect(url_for("auth.oidc_callback", _external=True))
 
 
@@ -201,22 +249,22 @@ def oidc_callback():
         user_service.record_refused_sign_in("other")
         flash("Single sign-on failed. Try again or use your password.", "error")
         return redirect(url_for("auth.login"))
-    claims = token.get("userinfo") or {}
-    if not claims.get("sub"):
+    claims = token.get("userinfo")
+    try:
+        user = user_service.user_for_oidc(claims if isinstance(claims, dict) else {})
+    except ServiceError as exc:
         user_service.record_refused_sign_in("other")
-        flash("Single sign-on returned no account id.", "error")
+        flash(exc.message, "error")
         return redirect(url_for("auth.login"))
-    user = user_service.user_for_oidc(
-        subject=str(claims["sub"]), email=claims.get("email"),
-        preferred_username=claims.get("preferred_username") or claims.get("email", "").split("@")[0],
-    )
     if not user.is_active:
         user_service.record_refused_sign_in("inactive")
         flash("This account is deactivated.", "error")
         return redirect(url_for("auth.login"))
     user_service.record_login(user, method="oidc")
+    next_page = session.pop(_SSO_NEXT, None)
     sign_in(user)
-    return redirect(url_for("main.dashboard"))
+    session[SSO_SIGNED_IN_AT] = int(time.time())
+    return redirect(next_page or url_for("main.dashboard"))
 
 
 NEXT_THEME = {"auto": "dark", "dark": "light", "light": "auto"}
@@ -236,7 +284,7 @@ def profile():
     form = ProfileForm(prefix="profile", obj=current_user)
     password_form = PasswordChangeForm(prefix="password")
     form.timezone.choices = timezone_names()
-    status = 200
+    status, needs_sso = 200, False
     if request.method == "POST" and "profile-timezone" in request.form:
         if form.validate_on_submit():
             try:
@@ -258,13 +306,20 @@ def profile():
                     current_user,
                     current_password=password_form.current_password.data,
                     new_password=password_form.new_password.data,
+                    revoke_tokens=password_form.revoke_tokens.data,
+                    sso_signed_in_at=_sso_signed_in_at(),
                 )
             except ServiceError as exc:
                 attach_error(password_form, exc)
+                needs_sso = isinstance(exc, user_service.ReauthenticationRequired)
             else:
-                # Every session ended with the change; this one continues signed in.
+                # Every session ended with the change; this one continues signed in (and
+                # sign_in forgets the single sign-on time: one password per fresh sign-in).
                 sign_in(current_user._get_current_object(), remember=_had_remember_cookie())
-                flash("Password changed. Every other session has been signed out.", "success")
+                flash("Password changed. Every other session has been signed out"
+                      + (" and your API tokens revoked." if password_form.revoke_tokens.data
+                         else "."), "success")
                 return redirect(url_for("auth.profile"))
         status = FORM_INVALID
-    return render_template("auth/profile.html", form=form, password_form=password_form), status
+    return render_template("auth/profile.html", form=form, password_form=password_form,
+                           needs_sso=needs_sso and oidc_enabled()), status

@@ -144,8 +144,14 @@ class UserEditForm(FlaskForm):
     active = BooleanField("Active")
 
 
+REVOKE_TOKENS_LABEL = "Also revoke all API tokens"
+
+
 class ResetPasswordForm(FlaskForm):
     new_password = PasswordField("New password", validators=[InputRequired(), Length(min=8, max=256)])
+    # Ticked unless the admin unticks it: a reset is often a recovery, and a token is a
+    # credential as lasting as the password (services.users.reset_password).
+    revoke_tokens = BooleanField(REVOKE_TOKENS_LABEL, default=True)
 
 
 class SettingsForm(FlaskForm):
@@ -173,3 +179,4 @@ class PasswordChangeForm(FlaskForm):
         "Repeat new password",
         validators=[InputRequired(), EqualTo("new_password", "The passwords do not match.")],
     )
+    revoke_tokens = BooleanField(REVOKE_TOKENS_LABEL, default=True)

@@ -150,6 +150,19 @@ def revoke_token(user: User, token_id) -> ApiToken:
     return token
 
 
+def revoke_all_tokens(user: User) -> int:
+    """Revoke every active token of ``user`` (not committed: it is part of the caller's
+    change, e.g. a password change, a reset, a sign-out everywhere or a deactivation);
+    returns how many. One conditional UPDATE, so a token created meanwhile by another
+    request is either revoked here or created after the change."""
+    result = db.session.execute(
+        update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
 def user_for_token(secret: str | None) -> User | None:
     """The active user a presented token belongs to, or None (see :func:`authenticate`)."""
     token = authenticate(secret)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select, update
@@ -12,7 +14,9 @@ from .. import events
 from ..extensions import db
 from ..models import HOURS_FORMATS, ROLE_ADMIN, ROLES, THEMES, User
 from ..models.types import utcnow
-from .errors import Conflict, NotFound, ValidationError, commit_or_conflict
+from . import api_tokens
+from .errors import Conflict, Forbidden, NotFound, ValidationError, commit_or_conflict
+from .locking import lock_rows
 from .validation import clean_name, clean_timezone, strip_unsafe_characters
 
 MIN_PASSWORD_LENGTH = 8
@@ -169,10 +173,13 @@ def list_users() -> list[User]:
     return list(db.session.scalars(select(User).order_by(User.username)))
 
 
+_ACTIVE_ADMIN = (User.role == ROLE_ADMIN, User.active.is_(True))
+LAST_ADMIN = "There must always be at least one active admin."
+NO_LONGER_ADMIN = "Your admin rights were removed meanwhile; nothing was changed."
+
+
 def _active_admin_count() -> int:
-    return db.session.scalar(
-        select(func.count(User.id)).where(User.role == ROLE_ADMIN, User.active.is_(True))
-    )
+    return db.session.scalar(select(func.count(User.id)).where(*_ACTIVE_ADMIN))
 
 
 def end_sessions(user: User) -> None:
@@ -190,21 +197,15 @@ def end_sessions(user: User) -> None:
     db.session.expire(user, ["session_generation"])
 
 
-def sign_out_everywhere(user: User) -> None:
-    """Logout: this session and every other one of the user ends; announced as signed out."""
+def sign_out_everywhere(user: User, *, revoke_tokens: bool) -> None:
+    """Every session of the user ends (this one too) and, with ``revoke_tokens``, every
+    API token: what a user does who fears someone else holds a credential. Announced
+    as signed out."""
     end_sessions(user)
+    if revoke_tokens:
+        api_tokens.revoke_all_tokens(user)
     db.session.commit()
     events.announce(events.signed_out, actor=user)
-
-
-def _revoke_all_tokens(user: User) -> None:
-    from ..models import ApiToken
-
-    db.session.execute(
-        update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
 
 
 def update_user(
@@ -212,21 +213,33 @@ def update_user(
 ) -> User:
     """Change a user's role and active flag; never locks the last admin out.
 
+    "Is another admin left?" is read under the write lock of the active admins' rows:
+    three admins demoting each other at once would otherwise each count three and
+    all succeed (zero admins). The second request waits for the first to commit and
+    counts what it left; the actor's own rights are read under the same lock.
     Deactivation ends the user's sessions and revokes their API tokens, so a
     later reactivation does not bring old cookies or tokens back to life.
     """
-    user = get_user(user_id)
     role = clean_role(role)
-    losing_admin = user.is_admin and user.active and (role != ROLE_ADMIN or not active)
-    if losing_admin and _active_admin_count() <= 1:
-        raise ValidationError("There must always be at least one active admin.", "role")
-    if user.id == actor.id and not active:
-        raise ValidationError("You cannot deactivate your own account.", "active")
     if timezone:
         timezone = clean_timezone(timezone)
+    lock_rows(User, *_ACTIVE_ADMIN)
+    user = get_user(user_id)
+    db.session.refresh(user)  # what the lock holder committed, not what the route loaded
+    db.session.refresh(actor)
+    if not (actor.is_admin and actor.is_active):
+        db.session.rollback()
+        raise Forbidden(NO_LONGER_ADMIN, "role")
+    losing_admin = user.is_admin and user.active and (role != ROLE_ADMIN or not active)
+    if losing_admin and _active_admin_count() <= 1:
+        db.session.rollback()
+        raise ValidationError(LAST_ADMIN, "role")
+    if user.id == actor.id and not active:
+        db.session.rollback()
+        raise ValidationError("You cannot deactivate your own account.", "active")
     if user.active and not active:
         end_sessions(user)
-        _revoke_all_tokens(user)
+        api_tokens.revoke_all_tokens(user)
     user.role = role
     user.active = bool(active)
     if timezone:
@@ -235,11 +248,26 @@ def update_user(
     return user
 
 
-def reset_password(user_id: int, new_password: str) -> User:
-    """An admin sets a new password: every session of that user ends."""
+def promote_to_admin(username: str) -> User:
+    """Make ``username`` an active admin (the operator's way back when no admin is left:
+    ``flask users promote``). Promoting an active admin changes nothing."""
+    user = find_by_username(username)
+    if user is None:
+        raise NotFound(f"No user named {normalize_username(username)!r}.", "username")
+    user.role = ROLE_ADMIN
+    user.active = True
+    db.session.commit()
+    return user
+
+
+def reset_password(user_id: int, new_password: str, *, revoke_tokens: bool) -> User:
+    """An admin sets a new password: every session of that user ends and, with
+    ``revoke_tokens`` (the form's default), every API token of theirs."""
     user = get_user(user_id)
     user.set_password(clean_password(new_password))
     end_sessions(user)
+    if revoke_tokens:
+        api_tokens.revoke_all_tokens(user)
     db.session.commit()
     return user
 
@@ -272,33 +300,90 @@ def set_theme(user: User, theme: str, commit: bool = True) -> User:
     return user
 
 
-def change_password(user: User, *, current_password: str, new_password: str) -> None:
+# How recent a single sign-on must be for an account without a local password to set
+# one: the time to come back from the provider and type it, and no more. Without it a
+# stolen SSO session (a cookie on a shared computer) becomes a lasting password.
+SSO_REAUTH_MAX_AGE = timedelta(minutes=5)
+SSO_REAUTH_NEEDED = ("To set a password, sign in with single sign-on again first "
+                     f"(at most {SSO_REAUTH_MAX_AGE.seconds // 60} minutes before).")
+
+
+class ReauthenticationRequired(ValidationError):
+    """The change needs a fresh single sign-on (the route offers the button)."""
+
+    code = "reauthentication_required"
+
+
+def change_password(user: User, *, current_password: str, new_password: str,
+                    revoke_tokens: bool, sso_signed_in_at: datetime | None = None) -> None:
     """The user changes their password: every session ends (the caller signs the
-    current one in again with the new generation)."""
-    if user.password_hash and not user.check_password(current_password or ""):
-        raise ValidationError("Current password is wrong.", "current_password")
+    current one in again with the new generation) and, with ``revoke_tokens`` (the
+    form's default), every API token.
+
+    With a local password, the current one proves it is the user. An account without
+    one (single sign-on only) proves it by a single sign-on at most
+    :data:`SSO_REAUTH_MAX_AGE` ago (``sso_signed_in_at``, which the caller keeps).
+    """
+    if user.password_hash:
+        if not user.check_password(current_password or ""):
+            raise ValidationError("Current password is wrong.", "current_password")
+    elif sso_signed_in_at is None or not (
+            timedelta(0) <= utcnow() - sso_signed_in_at <= SSO_REAUTH_MAX_AGE):
+        raise ReauthenticationRequired(SSO_REAUTH_NEEDED, "new_password")
     user.set_password(clean_password(new_password, "new_password"))
     end_sessions(user)
+    if revoke_tokens:
+        api_tokens.revoke_all_tokens(user)
     db.session.commit()
 
 
-def user_for_oidc(*, subject: str, email: str | None, preferred_username: str | None) -> User:
-    """Find the account linked to an OIDC subject, creating a ``user`` on first login."""
+MAX_OIDC_SUBJECT_LENGTH = 255  # users.oidc_subject
+
+
+def _claim(claims: Mapping, name: str) -> str | None:
+    """A claim as a non-empty string, or None. Providers are trusted for identity, not
+    for shapes: a list, number or object where a string belongs is as if absent (the
+    next claim is used), never a 500."""
+    value = claims.get(name)
+    if not isinstance(value, str):
+        return None
+    value = strip_unsafe_characters(value).strip()
+    return value or None
+
+
+def user_for_oidc(claims: Mapping) -> User:
+    """The account linked to the OIDC subject of ``claims`` (the provider's userinfo),
+    created as a ``user`` on first login.
+
+    Every claim is read here, as a string (:func:`_claim`): the username comes from
+    ``preferred_username``, else the local part of ``email``, else "user"; the display
+    name from ``name``. A subject that is no string refuses the sign-in
+    (:class:`ValidationError`).
+    """
+    subject = _claim(claims, "sub")
+    if subject is None or len(subject) > MAX_OIDC_SUBJECT_LENGTH:
+        raise ValidationError("Single sign-on returned no account id.", "sub")
     user = db.session.scalar(select(User).where(User.oidc_subject == subject))
     if user is not None:
         return user
-    base = re.sub(r"[^a-z0-9._-]", "", normalize_username(preferred_username or "")) or "user"
+    email = _claim(claims, "email")
+    preferred = _claim(claims, "preferred_username") or (email or "").split("@")[0]
+    base = re.sub(r"[^a-z0-9._-]", "", normalize_username(preferred)) or "user"
     base = base[:50] if len(base) >= 2 else f"sso-{base}"
     username, n = base, 1
     while find_by_username(username) is not None:
         n += 1
         username = f"{base}-{n}"
-    email_clean = None
     try:
-        email_clean = clean_email(email)
+        email = clean_email(email)
     except ValidationError:
-        pass
-    user = User(username=username, email=email_clean, role="user", oidc_subject=subject)
+        email = None
+    try:
+        display_name = clean_name(_claim(claims, "name"), "display_name", 120)
+    except ValidationError:
+        display_name = None
+    user = User(username=username, email=email, display_name=display_name, role="user",
+                oidc_subject=subject)
     db.session.add(user)
     commit_or_conflict("That account already exists.", "username")
     return user

@@ -147,3 +147,102 @@ def test_a_forged_state_or_bad_code_signs_nobody_in(sso_app, provider):
     assert client.get("/").status_code == 302
     with sso_app.app_context():
         assert db.session.query(User).count() == 1  # only the admin
+
+
+def _sso_sign_in(client, provider, next_page=None):
+    response = client.get("/login/oidc" + (f"?next={next_page}" if next_page else ""))
+    query = {k: v[0] for k, v in parse_qs(urlsplit(response.headers["Location"]).query).items()}
+    provider.nonce = query["nonce"]
+    return client.get(f"/login/oidc/callback?code=good-code&state={query['state']}")
+
+
+def _set_password(client, password="a-local-password-1"):
+    return client.post_form("/profile", {"password-new_password": password,
+                                         "password-confirm_password": password},
+                            token_page="/profile")
+
+
+def _password_hash(app):
+    with app.app_context():
+        return db.session.query(User).filter_by(oidc_subject="user-42").one().password_hash
+
+
+def test_an_sso_account_sets_a_password_right_after_signing_in(sso_app, provider):
+    from tests.conftest import login
+
+    client = sso_app.test_client()
+    assert _sso_sign_in(client, provider).status_code == 302
+    assert _set_password(client).status_code == 302
+    assert login(sso_app.test_client(), "sso.person", "a-local-password-1").status_code == 302
+    # One password per fresh sign-in: a second change now asks for the current password.
+    again = client.post_form("/profile", {"password-new_password": "another-password-2",
+                                          "password-confirm_password": "another-password-2"},
+                             token_page="/profile")
+    assert "Current password is wrong." in again.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("age_seconds", [6 * 60, None])
+def test_an_sso_session_that_is_not_fresh_cannot_set_a_password(sso_app, provider, age_seconds):
+    from app.routes.auth import SSO_SIGNED_IN_AT
+    from app.services.users import SSO_REAUTH_NEEDED
+
+    client = sso_app.test_client()
+    _sso_sign_in(client, provider)
+    with client.session_transaction() as session:
+        if age_seconds is None:
+            del session[SSO_SIGNED_IN_AT]  # e.g. a session from before this rule
+        else:
+            session[SSO_SIGNED_IN_AT] -= age_seconds
+    response = _set_password(client)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and SSO_REAUTH_NEEDED in page.replace("&#39;", "'")
+    assert 'href="/login/oidc?next=/profile"' in page.replace("%2F", "/")
+    assert _password_hash(sso_app) is None
+    # The button's way: a fresh single sign-on comes back to the profile, and then it works.
+    back = _sso_sign_in(client, provider, next_page="/profile")
+    assert back.status_code == 302 and back.headers["Location"] == "/profile"
+    assert _set_password(client).status_code == 302
+    assert _password_hash(sso_app) is not None
+
+
+GOOD_CLAIMS = {"sub": "user-42", "email": "mail.name@example.org",
+               "preferred_username": "pref.name", "name": "Sso Person"}
+
+
+@pytest.mark.parametrize("claims, username, email, display_name", [
+    ({"preferred_username": ["pref.name", "other"]}, "mail.name", "mail.name@example.org", "Sso Person"),
+    ({"preferred_username": 42}, "mail.name", "mail.name@example.org", "Sso Person"),
+    ({"preferred_username": {"value": "x"}}, "mail.name", "mail.name@example.org", "Sso Person"),
+    ({"preferred_username": None}, "mail.name", "mail.name@example.org", "Sso Person"),
+    ({"email": ["a@example.org"]}, "pref.name", None, "Sso Person"),
+    ({"preferred_username": [], "email": 7}, "user", None, "Sso Person"),
+    ({"name": {"a": 1}}, "pref.name", "mail.name@example.org", None),
+    ({"name": ["Sso", "Person"]}, "pref.name", "mail.name@example.org", None),
+])
+def test_claims_of_the_wrong_type_fall_back_to_the_next_claim(sso_app, provider, claims,
+                                                              username, email, display_name):
+    provider.claims = {**GOOD_CLAIMS, **claims}
+    response = _sso_sign_in(sso_app.test_client(), provider)
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    with sso_app.app_context():
+        user = db.session.query(User).filter_by(oidc_subject="user-42").one()
+        assert (user.username, user.email, user.display_name) == (username, email, display_name)
+
+
+FAILED = "Single sign-on failed. Try again or use your password."
+NO_ID = "Single sign-on returned no account id."
+
+
+# Authlib already refuses an ID token whose "sub" is no string; what it lets through
+# (empty, longer than the column) the account lookup refuses.
+@pytest.mark.parametrize("subject, message", [
+    (["user-42"], FAILED), (42, FAILED), ({"id": 1}, FAILED), ("", NO_ID), ("x" * 300, NO_ID)])
+def test_a_subject_that_is_no_usable_string_is_refused(sso_app, provider, subject, message):
+    provider.claims = {"sub": subject, "preferred_username": "sso.person"}
+    client = sso_app.test_client()
+    response = _sso_sign_in(client, provider)
+    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    page = client.get("/login").get_data(as_text=True)
+    assert message in page, page[page.find("<main"):][:1500]
+    with sso_app.app_context():
+        assert db.session.query(User).count() == 1  # only the admin

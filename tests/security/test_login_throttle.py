@@ -4,6 +4,8 @@ counts are shared between workers (two app instances here)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import redis
 
@@ -116,3 +118,78 @@ def test_workers_share_the_counts_through_redis(app_factory, redis_uri, tmp_path
     keys = list(redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB).scan_iter("*"))
     assert any(b"login-account" in key for key in keys), keys
     assert all(b"alice" not in key for key in keys)  # hashed, never the username
+
+
+ROUNDS = 5
+PARALLEL_GUESSES = 40
+LIVE_REDIS_DB = 11  # the live-server test's own database (the worker processes share it)
+WRONG = "Invalid username or password."
+# A new connection per request: gunicorn drops an idle keep-alive connection after 2 s,
+# and a POST sent on it then is reset, not answered.
+CLOSE = {"Connection": "close"}
+
+
+def _live_redis():
+    connection = redis.Redis(host="127.0.0.1", port=6379, db=LIVE_REDIS_DB, socket_timeout=2)
+    try:
+        connection.ping()
+    except redis.RedisError:
+        require_or_skip(False, "Redis not reachable at 127.0.0.1:6379")
+    return connection
+
+
+# Which limit decides, and the usernames the 40 guesses try: one account (its limit of 5)
+# or 40 accounts from one address (its limit of 20).
+LIVE_LIMITS = {
+    "account": ({"LOGIN_RATE_LIMIT_PER_ACCOUNT": "5 per 5 minutes",
+                 "LOGIN_RATE_LIMIT_PER_ADDRESS": "1000 per 5 minutes"}, 5,
+                lambda n: "admin"),
+    "address": ({"LOGIN_RATE_LIMIT_PER_ACCOUNT": "1000 per 5 minutes",
+                 "LOGIN_RATE_LIMIT_PER_ADDRESS": "20 per 5 minutes"}, 20,
+                lambda n: f"guess-{n}"),
+}
+
+
+@pytest.mark.parametrize("scope", LIVE_LIMITS)
+def test_parallel_wrong_passwords_never_get_past_the_limit(tmp_path, database_url, scope):
+    """Issue 20 item 7: 40 wrong passwords at one instant, against gunicorn (2 workers ×
+    threads) sharing Redis: at most the limit reach the password check, every round.
+    (Testing first and counting after the answer let 10-12 of 40 through.)"""
+    import requests
+
+    from tests.support.gunicorn import gunicorn_env, run_setup, serving
+    from tests.support.parallel import race
+
+    settings, limit, username_for = LIVE_LIMITS[scope]
+    connection = _live_redis()
+    env = gunicorn_env(tmp_path, database_url, workers=2,
+                       RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:6379/{LIVE_REDIS_DB}", **settings)
+    run_setup(env)
+    counts = []
+    try:
+        with serving(env, tmp_path) as url:
+            browsers = []
+            for n in range(PARALLEL_GUESSES):
+                browser = requests.Session()
+                page = browser.get(url + "/login", timeout=30, headers=CLOSE).text
+                token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+                browsers.append((browser, {"csrf_token": token, "username": username_for(n),
+                                           "password": "not-the-password"}))
+            for _ in range(ROUNDS):
+                connection.flushdb()
+                results = race([
+                    (lambda b=b, form=form: b.post(url + "/login", data=form, timeout=60,
+                                                   headers=CLOSE, allow_redirects=False))
+                    for b, form in browsers])
+                statuses = [getattr(r, "status_code", r) for r in results]
+                assert not [r for r in results if isinstance(r, Exception)], statuses
+                checked = [r for r in results if r.status_code == 200 and WRONG in r.text]
+                throttled = [r for r in results if r.status_code == 429]
+                counts.append(len(checked))
+                assert len(checked) + len(throttled) == PARALLEL_GUESSES, statuses
+                assert len(checked) <= limit, counts
+                # Atomic counting refuses nothing the limit allows: exactly the limit get in.
+                assert len(checked) == limit, counts
+    finally:
+        connection.flushdb()
+        connection.close()
