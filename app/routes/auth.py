@@ -234,7 +234,7 @@ def _sso_signed_in_at() -> datetime | None:
 def oidc_login():
     if not oidc_enabled():
         abort(404)
-    session[_SSO_NEXT] = _safe_next(request.args.get("next"))
+    session[_SSO_NEXT] = safe_next(request.args.get("next"))
     return _oidc_client().authorize_redirect(url_for("auth.oidc_callback", _external=True))
 
 
