@@ -135,7 +135,7 @@ def settings():
                 # The other settings are saved; the opt-in waits for the review of the changes.
                 flash("Settings saved.", "success")
                 flash(str(exc), "error")
-                return redirect(url_for("admin_telemetry.telemetry")), 303
+                return redirect(url_for("admin_telemetry.telemetry"), code=303)
             else:
                 flash("Settings saved.", "success")
                 return redirect(url_for("admin.settings"))

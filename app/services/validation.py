@@ -11,7 +11,6 @@ import re
 import unicodedata
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from datetime import timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -12,13 +11,13 @@ from app.extensions import db
 from app.models import TimeEntry, User
 from app.models.types import utcnow
 from app.services.locking import lock_rows
+from tests.support.parallel import race
 
 THREADS = 4
 
 
-def _book_if_none(user_id: int, project_id: int, locked: bool, barrier: threading.Barrier):
+def _book_if_none(user_id: int, project_id: int, locked: bool):
     """Book one entry unless the user has one: the rule a lock must make hold."""
-    barrier.wait()
     if locked:
         lock_rows(User, User.id == user_id)
     if db.session.scalar(select(func.count(TimeEntry.id)).where(TimeEntry.user_id == user_id)):
@@ -32,22 +31,14 @@ def _book_if_none(user_id: int, project_id: int, locked: bool, barrier: threadin
 
 
 def _race(app, user_id, project_id, locked):
-    barrier = threading.Barrier(THREADS)
-    booked = []
-
-    def worker():
+    def attempt():
         with app.app_context():
             try:
-                booked.append(_book_if_none(user_id, project_id, locked, barrier))
+                return _book_if_none(user_id, project_id, locked)
             finally:
                 db.session.remove()
 
-    threads = [threading.Thread(target=worker) for _ in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return booked
+    return race([attempt] * THREADS)
 
 
 @pytest.mark.parametrize("round_", range(5))
