@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..extensions import db
 from ..models import Tag
@@ -49,23 +50,27 @@ def resolve_tags(value) -> list[Tag]:
     nothing is new). A name with the key of an existing tag (another case, width,
     invisible characters, look-alike letters) reuses that tag.
 
-    The unique index on ``tags.name_key`` decides, not the lookup: when another request
-    creates the same tag between our lookup and our insert, the index refuses ours (in
-    a savepoint, so the rest of the transaction survives) and the other's row is used.
+    The unique index on ``tags.name_key`` decides, not the lookup: a new tag is inserted
+    with ``ON CONFLICT DO NOTHING``, so when another request created it meanwhile ours
+    is skipped and theirs is read back. No savepoint: on SQLite the driver would
+    commit the new tag at its RELEASE, before the entry that needs it was written.
     """
     tags = []
     for name in clean_tag_names(value):
         key = name_key(name)
         tag = _find(key)
         if tag is None:
-            try:
-                with db.session.begin_nested():
-                    tag = Tag(name=name, name_key=key)
-                    db.session.add(tag)
-            except IntegrityError:
-                tag = _find(key)
+            db.session.execute(_insert_if_absent(name, key))
+            tag = _find(key)
         tags.append(tag)
     return tags
+
+
+def _insert_if_absent(name: str, key: str):
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return insert(Tag).values(name=name, name_key=key).on_conflict_do_nothing(
+        index_elements=[Tag.name_key])
 
 
 def list_tags() -> list[Tag]:

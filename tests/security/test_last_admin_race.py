@@ -43,6 +43,7 @@ def _restore(engine) -> None:
 
 
 SIGNED_OUT = "signed out"  # a deactivated admin's session ended before their request
+TURNED_AWAY = "turned away"  # a demoted admin's request reached the admin pages after it
 
 
 def _refusal(response) -> str | None:
@@ -53,6 +54,8 @@ def _refusal(response) -> str | None:
             return SIGNED_OUT
         assert location.endswith("/admin/users"), location
         return None
+    if response.status_code == 403:
+        return TURNED_AWAY
     assert response.status_code == 200, response.status_code  # the form, with its error
     page = html.unescape(response.text)
     found = [message for message in (LAST_ADMIN, NO_LONGER_ADMIN) if message in page]

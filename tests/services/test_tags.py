@@ -175,3 +175,13 @@ def test_the_migration_merges_existing_look_alike_tags_and_keeps_every_entry_tag
             kept = conn.execute(text("SELECT count(*) FROM time_entry_tags")).scalar()
         upgrade()
         assert kept == 6
+
+
+def test_a_new_tag_belongs_to_the_write_that_needs_it(ready_app):
+    """A tag created for an entry is not committed on its own: when the entry's write is
+    rolled back, so is the tag (on SQLite a savepoint's RELEASE used to commit it)."""
+    with ready_app.app_context():
+        [fresh] = tags.resolve_tags(["Orphan"])
+        assert fresh.id is not None
+        db.session.rollback()
+        assert db.session.scalar(select(func.count(Tag.id))) == 0
