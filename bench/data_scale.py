@@ -119,21 +119,22 @@ def _catalog_sql(password_hash: str) -> list[tuple[str, dict]]:
                    now() AT TIME ZONE 'UTC'
             FROM generate_series(2, %(users)s) AS i""",
          {"hash": password_hash, "users": USERS}),
-        ("""INSERT INTO clients (id, name, default_hourly_rate, archived, created_at)
+        ("""INSERT INTO clients (id, name, name_key, default_hourly_rate, archived, created_at)
             SELECT i, 'Client ' || lpad(i::text, 2, '0') || CASE WHEN i % 7 = 0 THEN ', Inc.' ELSE '' END,
+                   'seed-' || i,
                    CASE WHEN i % 4 <> 0 THEN 60 + i * 2.5 END, i % 20 = 0,
                    now() AT TIME ZONE 'UTC'
             FROM generate_series(1, %(clients)s) AS i""", {"clients": CLIENTS}),
-        ("""INSERT INTO projects (id, name, client_id, billable, hourly_rate, color, archived,
-                                  created_at)
-            SELECT i, 'Project ' || lpad(i::text, 3, '0'),
+        ("""INSERT INTO projects (id, name, name_key, client_id, billable, hourly_rate, color,
+                                  archived, created_at)
+            SELECT i, 'Project ' || lpad(i::text, 3, '0'), 'seed-' || i,
                    CASE WHEN i % 10 <> 0 THEN 1 + i % %(clients)s END, i % 5 <> 0,
                    CASE WHEN i % 3 = 0 THEN 80 + i % 50 END,
                    '#' || substr(md5(i::text), 1, 6), i % 50 = 0, now() AT TIME ZONE 'UTC'
             FROM generate_series(1, %(projects)s) AS i""",
          {"clients": CLIENTS, "projects": PROJECTS}),
-        ("""INSERT INTO tasks (id, project_id, name, status, hourly_rate, created_at)
-            SELECT (p / 2 - 1) * 3 + k, p, (ARRAY['Design', 'Build', 'Support'])[k],
+        ("""INSERT INTO tasks (id, project_id, name, name_key, status, hourly_rate, created_at)
+            SELECT (p / 2 - 1) * 3 + k, p, (ARRAY['Design', 'Build', 'Support'])[k], 'seed-' || k,
                    (ARRAY['todo', 'in_progress', 'done'])[1 + (p + k) % 3],
                    CASE WHEN k = 3 THEN 120 END, now() AT TIME ZONE 'UTC'
             FROM generate_series(2, %(projects)s, 2) AS p, generate_series(1, 3) AS k""",
@@ -143,6 +144,19 @@ def _catalog_sql(password_hash: str) -> list[tuple[str, dict]]:
         ("SELECT setval('projects_id_seq', (SELECT max(id) FROM projects))", {}),
         ("SELECT setval('tasks_id_seq', (SELECT max(id) FROM tasks))", {}),
     ]
+
+
+def _fill_name_keys(conn) -> None:
+    """The seeded catalogue's stored name keys, computed as the catalog service does
+    (app.services.validation.name_key_digest: SQL cannot fold look-alike letters)."""
+    from app.services.validation import name_key_digest
+
+    for table in ("clients", "projects", "tasks"):
+        rows = conn.execute(f"SELECT id, name FROM {table}").fetchall()
+        conn.execute(
+            f"UPDATE {table} AS t SET name_key = v.key"
+            " FROM unnest(%s::int[], %s::text[]) AS v(id, key) WHERE t.id = v.id",
+            ([ident for ident, _ in rows], [name_key_digest(name) for _, name in rows]))
 
 
 def seed(url: str, entries: int, now: datetime) -> dict:
@@ -159,6 +173,7 @@ def seed(url: str, entries: int, now: datetime) -> dict:
         started = time.perf_counter()
         for sql, params in _catalog_sql(generate_password_hash(USER_PASSWORD)):
             conn.execute(_sql(sql), params)
+        _fill_name_keys(conn)
         # A bulk load, as pg_restore does it: the secondary indexes are built after the
         # rows, and (as a superuser) without the per-row foreign-key triggers; the data
         # is consistent by construction and CHECK constraints still apply.

@@ -9,7 +9,7 @@ from .. import events
 from ..extensions import db
 from ..models import TASK_STATUSES, Client, Project, Task, TimeEntry
 from .errors import Conflict, Forbidden, NotFound, ValidationError, commit_or_conflict
-from .validation import clean_color, clean_name, clean_rate, name_key
+from .validation import clean_color, clean_name, clean_rate, name_key, name_key_digest
 
 
 # -- clients -----------------------------------------------------------------
@@ -29,33 +29,39 @@ def get_client(client_id) -> Client:
     return client
 
 
-def _name_taken(name: str, rows) -> bool:
-    """True when one of ``rows`` ((id, name) pairs) has the same :func:`name_key`.
+# One message per scope, for every way a name can be taken: the unique index on the
+# stored key refuses the write, and the commit turns that into this Conflict.
+CLIENT_NAME_TAKEN = "A client with that name already exists."
+PROJECT_NAME_TAKEN = "This client already has a project with that name."
+TASK_NAME_TAKEN = "This project already has a task with that name."
 
-    The comparison runs here, not in SQL: neither database can NFKC-normalise, and
-    the names in one scope (all clients, one client's projects, one project's tasks)
-    are few.
+
+def _set_name(row, name: str, *, moved: bool = False) -> None:
+    """Give ``row`` (a client, project or task) ``name`` and its stored key: the one place
+    that writes either, for the web, the API and the CLI.
+
+    Two names with one :func:`name_key` ("Acme", "ACME", Greek "Αcme") share a digest,
+    and the unique index on ``name_key`` in the row's scope (all clients, one client's
+    projects, one project's tasks) refuses the second at the commit, whatever request
+    got there first; there is no lookup to race past. A row whose new name keeps the
+    key of its current one, in the same scope (not ``moved``), keeps its stored key:
+    a look-alike that migration 0012 found already there (its key ends in "#id") can
+    still be edited or archived, but not renamed into another taken name.
     """
-    key = name_key(name)
-    return any(name_key(other) == key for _id, other in rows)
-
-
-def _check_client_name_free(name: str, exclude_id: int | None = None) -> None:
-    query = select(Client.id, Client.name)
-    if exclude_id is not None:
-        query = query.where(Client.id != exclude_id)
-    if _name_taken(name, db.session.execute(query)):
-        raise Conflict("A client with that name already exists.", "name")
+    if moved or row.name is None or name_key(row.name) != name_key(name):
+        row.name_key = name_key_digest(name)
+    row.name = name
 
 
 def create_client(*, name: str, default_hourly_rate=None, actor=None) -> Client:
-    """Create a client; names are unique (case-insensitively). ``actor``: who did it."""
+    """Create a client; names are unique by :func:`name_key` (case, width, invisible
+    characters, look-alike letters). ``actor``: who did it."""
     name = clean_name(name)
     rate = clean_rate(default_hourly_rate, "default_hourly_rate")
-    _check_client_name_free(name)
-    client = Client(name=name, default_hourly_rate=rate, archived=False)
+    client = Client(default_hourly_rate=rate, archived=False)
+    _set_name(client, name)
     db.session.add(client)
-    commit_or_conflict("A client with that name already exists.", "name")
+    commit_or_conflict(CLIENT_NAME_TAKEN, "name")
     events.announce(events.client_created, actor=actor, client=client)
     return client
 
@@ -64,9 +70,9 @@ def update_client(client_id, *, name: str, default_hourly_rate=None, archived: b
     client = get_client(client_id)
     name = clean_name(name)
     rate = clean_rate(default_hourly_rate, "default_hourly_rate")
-    _check_client_name_free(name, exclude_id=client.id)
-    client.name, client.default_hourly_rate, client.archived = name, rate, bool(archived)
-    commit_or_conflict("A client with that name already exists.", "name")
+    _set_name(client, name)
+    client.default_hourly_rate, client.archived = rate, bool(archived)
+    commit_or_conflict(CLIENT_NAME_TAKEN, "name")
     return client
 
 
@@ -112,32 +118,21 @@ def _resolve_client(client_id) -> Client | None:
     return client
 
 
-def _check_project_name_free(name: str, client_id: int | None, exclude_id: int | None = None):
-    query = select(Project.id, Project.name).where(
-        Project.client_id.is_(None) if client_id is None else Project.client_id == client_id,
-    )
-    if exclude_id is not None:
-        query = query.where(Project.id != exclude_id)
-    if _name_taken(name, db.session.execute(query)):
-        raise Conflict("This client already has a project with that name.", "name")
-
-
 def create_project(
     *, name: str, client_id=None, billable: bool = True, hourly_rate=None, color: str | None = None,
     actor=None,
 ) -> Project:
-    """Create a project, optionally for a client; names are unique per client."""
+    """Create a project, optionally for a client; names are unique per client (and among
+    the projects without one) by :func:`name_key`."""
     name = clean_name(name)
     client = _resolve_client(client_id)
     rate = clean_rate(hourly_rate)
     color = clean_color(color)
-    _check_project_name_free(name, client.id if client else None)
-    project = Project(
-        name=name, client=client, billable=bool(billable), hourly_rate=rate, color=color,
-        archived=False,
-    )
+    project = Project(client=client, billable=bool(billable), hourly_rate=rate, color=color,
+                      archived=False)
+    _set_name(project, name)
     db.session.add(project)
-    commit_or_conflict("This client already has a project with that name.", "name")
+    commit_or_conflict(PROJECT_NAME_TAKEN, "name")
     events.announce(events.project_created, actor=actor, project=project)
     return project
 
@@ -151,10 +146,10 @@ def update_project(
     client = _resolve_client(client_id)
     rate = clean_rate(hourly_rate)
     color = clean_color(color)
-    _check_project_name_free(name, client.id if client else None, exclude_id=project.id)
-    project.name, project.client, project.billable = name, client, bool(billable)
+    _set_name(project, name, moved=(client.id if client else None) != project.client_id)
+    project.client, project.billable = client, bool(billable)
     project.hourly_rate, project.color, project.archived = rate, color, bool(archived)
-    commit_or_conflict("This client already has a project with that name.", "name")
+    commit_or_conflict(PROJECT_NAME_TAKEN, "name")
     return project
 
 
@@ -212,8 +207,8 @@ def clean_status(status: str | None) -> str:
 
 
 def create_task(*, actor, project_id, name: str, status: str = "todo", hourly_rate=None) -> Task:
-    """Create a task in a project; names are unique per project. Any user adds tasks;
-    only an admin gives one a rate (:class:`Forbidden` otherwise)."""
+    """Create a task in a project; names are unique per project by :func:`name_key`. Any
+    user adds tasks; only an admin gives one a rate (:class:`Forbidden` otherwise)."""
     if hourly_rate not in (None, "", KEEP):
         _check_may_set_rate(actor)
     hourly_rate = None if hourly_rate is KEEP else hourly_rate
@@ -221,11 +216,10 @@ def create_task(*, actor, project_id, name: str, status: str = "todo", hourly_ra
     name = clean_name(name)
     status = clean_status(status)
     rate = clean_rate(hourly_rate)
-    if _name_taken(name, ((t.id, t.name) for t in project.tasks)):
-        raise Conflict("This project already has a task with that name.", "name")
-    task = Task(project=project, name=name, status=status, hourly_rate=rate)
+    task = Task(project=project, status=status, hourly_rate=rate)
+    _set_name(task, name)
     db.session.add(task)
-    commit_or_conflict("This project already has a task with that name.", "name")
+    commit_or_conflict(TASK_NAME_TAKEN, "name")
     events.announce(events.task_created, actor=actor, task=task)
     return task
 
@@ -238,10 +232,9 @@ def update_task(task_id, *, actor, name: str, status: str, hourly_rate=KEEP) -> 
     name = clean_name(name)
     status = clean_status(status)
     rate = task.hourly_rate if hourly_rate is KEEP else clean_rate(hourly_rate)
-    if _name_taken(name, ((t.id, t.name) for t in task.project.tasks if t.id != task.id)):
-        raise Conflict("This project already has a task with that name.", "name")
-    task.name, task.status, task.hourly_rate = name, status, rate
-    commit_or_conflict("This project already has a task with that name.", "name")
+    _set_name(task, name)
+    task.status, task.hourly_rate = status, rate
+    commit_or_conflict(TASK_NAME_TAKEN, "name")
     return task
 
 

@@ -7,6 +7,7 @@ one text sanitiser.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from datetime import date, datetime, timedelta, timezone
@@ -148,6 +149,19 @@ def name_key(name: str) -> str:
     text = unicodedata.normalize("NFKC", strip_unsafe_characters(name)).casefold()
     text = confusable_skeleton(text).casefold()
     return " ".join(text.split())
+
+
+def name_key_digest(name: str) -> str:
+    """:func:`name_key` as 64 hex digits (SHA-256): what clients, projects and tasks store.
+
+    A key can be far longer than its name (a Hangul syllable becomes up to 7 letters,
+    "ﷺ" 18): up to 3,600 characters and 6,000 bytes for a 200-character name. Stored
+    as it is, it would need a bound that refuses some valid names (tags refuse a key
+    over 200 characters), and PostgreSQL's 2,704-byte B-tree entry would hold only
+    thanks to compression. The digest is 64 characters whatever the name, and equal
+    keys give equal digests.
+    """
+    return hashlib.sha256(name_key(name).encode("utf-8")).hexdigest()
 
 
 def clean_rate(value, field: str = "hourly_rate") -> Decimal | None:

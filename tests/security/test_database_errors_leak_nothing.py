@@ -38,8 +38,8 @@ def _failing_app(app_factory, **config):
     @app.get("/_test/duplicate-client")
     def duplicate_client():  # a unique violation: PostgreSQL quotes the value in DETAIL
         for _ in range(2):
-            db.session.execute(text("INSERT INTO clients (name, archived, created_at) "
-                                    "VALUES (:name, false, :now)"),
+            db.session.execute(text("INSERT INTO clients (name, name_key, archived, "
+                                    "created_at) VALUES (:name, :name, false, :now)"),
                                {"name": NAME, "now": datetime.now(timezone.utc).replace(tzinfo=None)})
         return "unreachable"
 
