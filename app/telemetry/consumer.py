@@ -200,18 +200,23 @@ class Consumer:
                 self._export(batch)
             except Exception:  # never let the thread die: count and carry on
                 log.warning("telemetry.export_error", exc_info=True)
+                # _export took off the batch what it finished: each record is finished once.
                 self._finish(batch, success=False)
 
     def _export(self, batch: list[Pending]) -> None:
+        """Export one batch. Each record leaves ``batch`` when it is finished, so what the
+        caller's last-resort handler finds there is only what is still open."""
         allowed = self._allowed_layers({item.layer for item in batch})
         refused = [item for item in batch if not allowed[item.layer]]
-        if refused:
-            self._finish(refused, success=False, result="filtered")
-        batch = [item for item in batch if allowed[item.layer]]
+        batch[:] = [item for item in batch if allowed[item.layer]]
+        self._finish(refused, success=False, result="filtered")
         if not batch:
             return
         resource = self._resource()
-        records = [_record(item, resource) for item in batch]
+        records, unbuilt = self._records(batch, resource)
+        self._finish(unbuilt, success=False)
+        if not batch:
+            return
         try:
             success = bool(self.exporter.export(records))
         except Exception:
@@ -221,7 +226,25 @@ class Consumer:
         _log_batch(batch, success)
         if success:
             self._write_outbox(batch, resource)
-        self._finish(batch, success=success)
+        exported = batch[:]
+        batch.clear()
+        self._finish(exported, success=success)
+
+    def _records(self, batch: list[Pending], resource) -> tuple[list[Any], list[Pending]]:
+        """The OTLP records of ``batch``; a record that cannot be built is taken off it and
+        returned apart (it costs only itself, not the rest of its batch)."""
+        records, built, unbuilt = [], [], []
+        for item in batch:
+            try:
+                records.append(_record(item, resource))
+            except Exception:
+                log.warning("telemetry.record_error", extra={"event_name": item.name},
+                            exc_info=True)
+                unbuilt.append(item)
+            else:
+                built.append(item)
+        batch[:] = built
+        return records, unbuilt
 
     def _allowed_layers(self, layers: set[str]) -> dict[str, bool]:
         allowed = {}
@@ -256,6 +279,8 @@ class Consumer:
             log.warning("telemetry.outbox_error", exc_info=True)
 
     def _finish(self, items: list[Pending], *, success: bool, result: str | None = None) -> None:
+        if not items:
+            return
         for item in items:
             self._metrics.count(item.layer, result or ("sent" if success else "failed"))
             if item.on_result is not None:
