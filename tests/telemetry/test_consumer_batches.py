@@ -16,7 +16,6 @@ import pytest
 from app.telemetry import logs_url
 from app.telemetry.consumer import Consumer, OtlpExporter
 from app.telemetry.metrics import TelemetryMetrics
-from tests.support.otlp import start_receiver
 
 
 class Unbuildable(Mapping):
@@ -33,18 +32,11 @@ class Unbuildable(Mapping):
 
 
 @pytest.fixture
-def receiver():
-    started = start_receiver("ok")
-    yield started
-    started.stop()
-
-
-@pytest.fixture
-def consumer(receiver):
+def consumer(otlp_receiver):
     from opentelemetry.sdk.resources import Resource
 
     metrics = TelemetryMetrics(multiprocess=False)
-    built = Consumer(OtlpExporter(logs_url(receiver.url), {}, 1.0), metrics=metrics,
+    built = Consumer(OtlpExporter(logs_url(otlp_receiver.url), {}, 1.0), metrics=metrics,
                      resource=lambda: Resource({"service.name": "timetracker"}),
                      # Analytics may not leave (an opt-out), base may.
                      may_export=lambda layer: layer == "base", on_sent=lambda payloads: None,
@@ -54,7 +46,7 @@ def consumer(receiver):
     built.shutdown(2.0)
 
 
-def test_each_record_of_a_batch_is_finished_exactly_once(consumer, receiver):
+def test_each_record_of_a_batch_is_finished_exactly_once(consumer, otlp_receiver):
     metrics = consumer._metrics
     results: dict[str, list[bool]] = {"refused": [], "unbuildable": [], "good": []}
     assert consumer.enqueue("analytics", "timer.started", {"has_task": True},
@@ -75,11 +67,11 @@ def test_each_record_of_a_batch_is_finished_exactly_once(consumer, receiver):
     assert metrics.value("base", "sent") == 1
     assert metrics.queue_size._value.get() == 0
     # A record that cannot be built costs only itself: the others of its batch still leave.
-    assert receiver.names() == ["base_telemetry.first_seen"]
+    assert otlp_receiver.names() == ["base_telemetry.first_seen"]
 
     # The next flush waits for its own record again.
     assert consumer.enqueue("base", "base_telemetry.first_seen", {"platform": "linux"})
     assert consumer.flush(5.0)
-    assert receiver.names() == ["base_telemetry.first_seen"] * 2
+    assert otlp_receiver.names() == ["base_telemetry.first_seen"] * 2
     assert consumer.pending() == 0
     assert metrics.queue_size._value.get() == 0
