@@ -20,9 +20,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, got_request_exception, has_request_context, request
 
+from ..auth import authenticated_user_id
 from .logging import (
-    ACCESS_LOGGER, authenticated_user_id, current_request_id, request_started_at,
-    route_template, scrub_database_values,
+    ACCESS_LOGGER, current_request_id, request_started_at, route_template, scrub_database_values,
 )
 
 SERVER_NAME = "timetracker"  # sent instead of the machine's host name

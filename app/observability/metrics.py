@@ -37,7 +37,6 @@ from .multiprocess import MultiProcessExposition
 
 EXTENSION_KEY = "tt_metrics"
 METRICS_ENDPOINT = "observability.metrics"
-UNMATCHED = "<unmatched>"
 # Methods a scanner can invent are folded into one label value.
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # A web app: most pages take 5-250 ms, reports and exports up to a few seconds.

@@ -11,7 +11,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 from app.observability.logging import (
-    JsonLineFormatter, SharedRotatingFileHandler, _chunks, _StdoutHandler,
+    JsonLineFormatter, SharedRotatingFileHandler, StdoutHandler, handlers,
 )
 from tests.observability.conftest import read_log_lines
 from tests.support.gunicorn import gunicorn_env, run_setup, serving
@@ -75,7 +75,7 @@ def test_a_zero_interval_writes_every_line_at_once(tmp_path):
 def test_stdout_batches_are_cut_at_line_ends_within_the_atomic_pipe_write():
     lines = [json.dumps({"n": n, "pad": "x" * (90 + n % 70)}) for n in range(400)]
     lines.append(json.dumps({"big": "y" * 5000}))  # a line longer than a pipe write stays whole
-    pieces = list(_chunks(lines, 4096))
+    pieces = list(handlers.line_chunks(lines, 4096))
     assert "".join(pieces).splitlines() == lines
     for piece in pieces:
         assert piece.endswith("\n")
@@ -83,7 +83,7 @@ def test_stdout_batches_are_cut_at_line_ends_within_the_atomic_pipe_write():
 
 
 def test_stdout_lines_are_batched_too(capsys):
-    handler = _StdoutHandler(flush_seconds=5)
+    handler = StdoutHandler(flush_seconds=5)
     handler.setFormatter(JsonLineFormatter())
     handler.handle(_record("first"))
     assert capsys.readouterr().out == ""

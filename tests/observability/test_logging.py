@@ -97,7 +97,7 @@ def test_the_user_id_of_a_line_costs_no_query_even_after_a_commit(ready_app, mak
 
     from app.extensions import db
     from app.models import User
-    from app.observability.logging import authenticated_user_id
+    from app.auth import authenticated_user_id
 
     user_id = make_user("dora")
     with ready_app.test_request_context("/"):
