@@ -176,7 +176,12 @@ def update_entry(
         end, duration = None, None
     else:
         end = local_to_utc(ended_at, user.timezone, "ended_at", repeated_hour)
-        duration = _check_span(start, end, confirm_long)
+        if (start, end) == (entry.started_at, entry.ended_at):
+            # Times as stored: the span stands as it was accepted (a timer's 0-second
+            # entry, a long one confirmed), so editing a note is never refused over it.
+            duration = entry.duration_seconds
+        else:
+            duration = _check_span(start, end, confirm_long)
     entry.project_id = project.id
     entry.task_id = task.id if task else None
     entry.started_at, entry.ended_at, entry.duration_seconds = start, end, duration

@@ -7,65 +7,19 @@ changes at most one field, and posts the whole form back.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from html.parser import HTMLParser
 
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import TimeEntry
+from app.services import api_tokens
+from app.services.users import find_by_username
+
+from ..api.conftest import ApiClient
+from ..support.forms import rendered_form
 
 UTC = timezone.utc
 WEEK = "2026-W13"  # Monday 23 March 2026, in the past
-
-
-class _Form(HTMLParser):
-    """The fields of the first form whose ``id`` (or, without one, any POST form) matches,
-    with the values the page rendered: what a browser posts when nothing is typed."""
-
-    def __init__(self, form_id: str | None):
-        super().__init__()
-        self.form_id, self.inside, self.fields = form_id, False, {}
-        self._select = self._textarea = None
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "form":
-            self.inside = (a.get("id") == self.form_id if self.form_id
-                           else (a.get("method") or "").lower() == "post")
-        elif not self.inside:
-            return
-        elif tag == "input" and a.get("name"):
-            if a.get("type") in ("checkbox", "radio"):
-                if "checked" in a:
-                    self.fields[a["name"]] = a.get("value", "y")
-            else:
-                self.fields[a["name"]] = a.get("value") or ""
-        elif tag == "select":
-            self._select = a.get("name")
-        elif tag == "option" and self._select and "selected" in a:
-            self.fields[self._select] = a.get("value", "")
-        elif tag == "textarea":
-            self._textarea = a.get("name")
-            self.fields[self._textarea] = ""
-
-    def handle_data(self, data):
-        if self._textarea:
-            self.fields[self._textarea] += data
-
-    def handle_endtag(self, tag):
-        if tag == "form":
-            self.inside = False
-        elif tag == "select":
-            self._select = None
-        elif tag == "textarea":
-            self._textarea = None
-
-
-def rendered_form(html: str, form_id: str | None = None) -> dict[str, str]:
-    parser = _Form(form_id)
-    parser.feed(html)
-    # A browser drops the one newline that follows <textarea>.
-    return {k: v[1:] if v.startswith("\n") else v for k, v in parser.fields.items()}
 
 
 def _book(app, user_id, project_id, start: datetime, seconds: int, notes=None) -> int:
@@ -179,6 +133,25 @@ def test_a_short_entry_posted_back_unchanged_is_not_refused(ready_app, user_clie
     response = user_client.post(f"/entries/{entry_id}/edit", data=form)
     assert response.status_code == 302
     assert [(e[3], e[4]) for e in _stored(ready_app)] == [(2, "kept")]
+
+
+def test_a_zero_second_timer_entry_takes_a_note_in_the_form_and_the_api(
+        ready_app, user_client, make_project):
+    """Start and stop in the same second records 0:00 (the database allows it): its note
+    can still be edited, since the times it is posted with are the stored ones."""
+    ids = make_project("Alpha", "C1")
+    entry_id = _book(ready_app, _alice(ready_app), ids["project_id"],
+                     datetime(2026, 3, 23, 9, 0, 5, tzinfo=UTC), 0)
+    form = rendered_form(user_client.get(f"/entries/{entry_id}/edit").get_data(as_text=True))
+    form["notes"] = "from the form"
+    assert user_client.post(f"/entries/{entry_id}/edit", data=form).status_code == 302
+    assert [(e[3], e[4]) for e in _stored(ready_app)] == [(0, "from the form")]
+    with ready_app.app_context():
+        token = api_tokens.create_token(find_by_username("alice"), "t").secret
+    api = ApiClient(ready_app.test_client(), token)
+    response = api.patch(f"/api/v1/time-entries/{entry_id}", json={"notes": "from the API"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert [(e[3], e[4]) for e in _stored(ready_app)] == [(0, "from the API")]
 
 
 def test_an_edited_end_is_taken_as_typed(ready_app, user_client, make_project):
