@@ -59,7 +59,7 @@ ZERO = Decimal("0.00")
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 # Bounded: about a minute per database here (docs/development.md).
 MACHINE_SETTINGS = settings(
-    max_examples=30, stateful_step_count=20, deadline=None, database=None, derandomize=True,
+    max_examples=24, stateful_step_count=20, deadline=None, database=None, derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
