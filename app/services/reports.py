@@ -414,7 +414,7 @@ class Grouping:
     ``plan(grouping, viewer, filters, where, tz)`` returns the query and whether it sums
     billable time apart already (see :func:`_sums`); the query's rows start with the
     grouping's key columns, which ``describe(keys, start)`` turns into a row's key, label
-    and colour. The fields after ``plan`` serve :func:`_by_name`'s plan.
+    and colour. ``key_columns``, ``entry_key`` and the two joins serve :func:`_by_name`.
     """
 
     name: str
