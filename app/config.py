@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, MutableMapping
 from urllib.parse import urlsplit
+
+from flask import Flask
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -156,7 +158,7 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     return {
         "DATA_DIR": str(data_dir),
         "LOG_DIR": str(log_dir),
-        # Unset: create_app takes the install's key from the database (generated once,
+        # Unset: app/sessions.py takes the install's key from the database (generated once,
         # shared by every replica; app/services/secret_key.py). Preferred: set it here.
         "SECRET_KEY": get("SECRET_KEY") or None,
         "SQLALCHEMY_DATABASE_URI": database_url,
@@ -250,6 +252,63 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         # Background jobs (daily telemetry heartbeat); off under TESTING regardless.
         "SCHEDULER_ENABLED": parse_bool("SCHEDULER_ENABLED", get("SCHEDULER_ENABLED"), True),
     }
+
+
+# Settings no variable sets, applied after the caller's config: a value the caller chose wins.
+DEFAULTS: dict[str, Any] = {
+    "WTF_CSRF_TIME_LIMIT": None,  # tokens live as long as the session
+    "SESSION_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    # Flask-Limiter adds Retry-After (and X-RateLimit-*) to the throttled login's 429.
+    "RATELIMIT_HEADERS_ENABLED": True,
+    # With a Redis storage that goes away, count per worker in memory meanwhile
+    # instead of failing every login with a 500.
+    "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+}
+
+# Flask's own defaults hold None for these, so a setdefault would never apply: None
+# counts as "not chosen" here.
+DEFAULTS_REPLACING_NONE: dict[str, Any] = {
+    "SESSION_COOKIE_SAMESITE": "Lax",  # a cross-site POST then carries no session
+    "MAX_CONTENT_LENGTH": 1 * 1024 * 1024,  # request bodies are capped
+}
+
+
+def init_app(app: Flask, config: Mapping[str, Any] | object | None = None) -> None:
+    """Fill ``app.config``: the environment, then the caller's ``config`` (a dict or an
+    object), then the defaults for whatever neither of them chose."""
+    app.config.update(from_environ())
+    if config is not None:
+        if isinstance(config, Mapping):
+            app.config.update(config)
+        else:
+            app.config.from_object(config)
+    apply_defaults(app.config)
+
+
+def apply_defaults(config: MutableMapping[str, Any]) -> None:
+    """Set :data:`DEFAULTS`, :data:`DEFAULTS_REPLACING_NONE` and the engine options where
+    unset."""
+    for key, value in DEFAULTS.items():
+        config.setdefault(key, value)
+    for key, value in DEFAULTS_REPLACING_NONE.items():
+        if config.get(key) is None:
+            config[key] = value
+    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS",
+                      engine_options(config["SQLALCHEMY_DATABASE_URI"]))
+
+
+def engine_options(database_uri: str) -> dict[str, Any]:
+    """SQLAlchemy's engine options for this database."""
+    # A database error's message would otherwise carry "[parameters: ...]": note
+    # text, emails, password hashes, into app.jsonl and Sentry events.
+    options: dict[str, Any] = {"hide_parameters": True}
+    if database_uri.startswith("sqlite"):
+        # Wait for a writer instead of failing at once when gunicorn workers
+        # or the timer and a report touch the file together.
+        options["connect_args"] = {"timeout": 15}
+    return options
 
 
 def _package_version() -> str:

@@ -8,7 +8,7 @@ import time
 import psycopg
 import pytest
 
-import app as app_module
+from app import database
 from tests.conftest import reset_postgres
 
 
@@ -33,7 +33,7 @@ def pings(ready_app, monkeypatch):
         return real_ping(dbapi_connection)
 
     monkeypatch.setattr(dialect, "do_ping", counting_ping)
-    monkeypatch.setattr(app_module, "POOL_PING_AFTER_IDLE_SECONDS", 0.3)
+    monkeypatch.setattr(database, "POOL_PING_AFTER_IDLE_SECONDS", 0.3)
     return count
 
 

@@ -27,8 +27,6 @@ def _reports_page_flag():
 
 PRESETS = {"this_week": "This week", "last_week": "Last week", "this_month": "This month",
            "last_month": "Last month", "custom": "Custom"}
-GROUP_LABELS = {"project": "Project", "client": "Client", "task": "Task", "user": "User",
-                "day": "Day", "tag": "Tag"}
 
 
 def _int(name: str) -> int | None:
@@ -85,7 +83,8 @@ def index():
     projects = catalog.list_projects(include_archived=True)
     return render_template(
         "reports/index.html", report=report, error=error, filters=filters, preset=preset,
-        presets=PRESETS, group_by=group_by, group_labels=GROUP_LABELS, projects=projects,
+        presets=PRESETS, groupings=reports.GROUPINGS_BY_NAME.values(),
+        grouping=reports.GROUPINGS_BY_NAME[group_by], projects=projects,
         clients=catalog.list_clients(include_archived=True), tags=tag_service.list_tags(),
         users=user_service.list_users() if current_user.is_admin else [],
         currency=get_settings().currency,

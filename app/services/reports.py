@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
+from typing import Any, Callable
 
 from sqlalchemy import (
     BigInteger, Date, Integer, Interval, and_, bindparam, case, cast, func, literal, literal_column,
@@ -24,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.sql.elements import Grouping
+from sqlalchemy.sql import elements
 
 from .. import events
 from ..extensions import db
@@ -34,7 +35,6 @@ from ..models.types import UTCDateTime
 from .errors import Forbidden, ValidationError
 from .validation import check_day, zone
 
-GROUPINGS = ("project", "client", "task", "user", "day", "tag")
 _RANGE_FILTERS = ("start", "end", "billable")  # what a report on everyone may filter by
 MAX_RANGE_DAYS = 366
 
@@ -232,8 +232,10 @@ def _rate_cents_by_id():
         .outerjoin(Client, Client.id == Project.client_id))
     tasks = db.session.execute(select(Task.id, money.rate_cents_sql(Task.hourly_rate)))
     # Grouping: PostgreSQL subscripts a cast parameter only in parentheses, ($1::BIGINT[])[i].
-    return (Grouping(bindparam("project_rate_cents", dense(projects), type_=ARRAY(BigInteger))),
-            Grouping(bindparam("task_rate_cents", dense(tasks), type_=ARRAY(BigInteger))))
+    return (
+        elements.Grouping(bindparam("project_rate_cents", dense(projects), type_=ARRAY(BigInteger))),
+        elements.Grouping(bindparam("task_rate_cents", dense(tasks), type_=ARRAY(BigInteger))),
+    )
 
 
 def _is_postgresql() -> bool:
@@ -320,26 +322,22 @@ def _days_on_postgresql(viewer: User, filters: ReportFilters, where, tz):
 
 
 def summary(viewer: User, filters: ReportFilters, group_by: str = "project") -> Report:
-    """Totals for the filters' date range, grouped by project, client, task, user, day or
-    tag (see :func:`_compute`); announced as a report viewed."""
+    """Totals for the filters' date range, grouped by one of :data:`GROUPINGS` (see
+    :func:`_compute`); announced as a report viewed."""
     report = _compute(viewer, filters, group_by)
     events.announce(events.report_viewed, actor=viewer, report=report)
     return report
 
 
 def _compute(viewer: User, filters: ReportFilters, group_by: str = "project") -> Report:
-    """Totals for the filters' date range, grouped by project, client, task, user or day.
+    """Totals for the filters' date range, grouped as :data:`GROUPINGS_BY_NAME` says.
 
     The database sums seconds and billable entries' amounts in cents (each entry
     rounded once, see :mod:`app.services.money`) per group and billable flag; every
-    figure is an exact sum of those cents. Grouped by anything but day, the entries
-    are first summed per (project, task[, user], billable) in one pass over
-    ``time_entries`` (rates by array subscript on PostgreSQL, see
-    :func:`_with_entry_cents`), and only those few hundred sums are joined to
-    projects, clients and tasks for their names: joining first costs a hash probe
-    per entry.
+    figure is an exact sum of those cents.
     """
-    if group_by not in GROUPINGS:
+    grouping = GROUPINGS_BY_NAME.get(group_by)
+    if grouping is None:
         raise ValidationError("group_by must be one of: " + ", ".join(GROUPINGS) + ".", "group_by")
     if filters.start is None or filters.end is None:
         raise ValidationError("A report needs a start and an end date.", "start")
@@ -347,62 +345,10 @@ def _compute(viewer: User, filters: ReportFilters, group_by: str = "project") ->
     tz = zone(viewer.timezone)
     where = and_(TimeEntry.ended_at.is_not(None), *report_entries_filter(viewer, filters))
 
-    if group_by == "day" and _is_postgresql():
-        query = _days_on_postgresql(viewer, filters, where, tz)
-    elif group_by == "day":
-        # A day x project x task grouping would hardly reduce the rows: sum by day at once.
-        bucket = _day_bucket(filters.start, filters.end, tz).label("k0")
-        query, entry_cents = _with_entry_cents(select(bucket).select_from(TimeEntry))
-        query = (
-            query.add_columns(
-                TimeEntry.billable, func.sum(TimeEntry.duration_seconds),
-                _billable_cents(entry_cents))
-            .where(where)
-            .group_by(bucket, TimeEntry.billable)
-        )
-    else:
-        per_entry_keys = {"user": [TimeEntry.user_id],
-                          "tag": [time_entry_tags.c.tag_id]}.get(group_by, [])
-        sums = select(*per_entry_keys, TimeEntry.project_id, TimeEntry.task_id,
-                      TimeEntry.billable).select_from(TimeEntry)
-        if group_by == "tag":  # an entry counts once under each of its tags, or "No tag"
-            sums = sums.outerjoin(time_entry_tags, time_entry_tags.c.entry_id == TimeEntry.id)
-        sums, entry_cents = _with_entry_cents(sums)
-        sums = (
-            sums.add_columns(func.sum(TimeEntry.duration_seconds).label("seconds"),
-                             _billable_cents(entry_cents).label("cents"))
-            .where(where)
-            .group_by(*per_entry_keys, TimeEntry.project_id, TimeEntry.task_id, TimeEntry.billable)
-            .subquery()
-        )
-        key_cols = {
-            "project": [Project.id, Project.name, Client.name, Project.color],
-            "client": [Client.id, Client.name],
-            "task": [Task.id, Task.name, Project.name],
-            "user": [User.id, User.username, User.display_name],
-            "tag": [Tag.id, Tag.name],
-        }[group_by]
-        query = (
-            select(
-                *key_cols, sums.c.billable,
-                func.coalesce(func.sum(sums.c.seconds), 0),
-                func.coalesce(func.sum(sums.c.cents), 0),
-            )
-            .select_from(sums)
-            .join(Project, Project.id == sums.c.project_id)
-            .outerjoin(Client, Client.id == Project.client_id)
-            .outerjoin(Task, Task.id == sums.c.task_id)
-        )
-        if group_by == "user":
-            query = query.join(User, User.id == sums.c.user_id)
-        if group_by == "tag":
-            query = query.outerjoin(Tag, Tag.id == sums.c.tag_id)
-        query = query.group_by(*key_cols, sums.c.billable)
-
+    query, billable_apart = grouping.plan(grouping, viewer, filters, where, tz)
     groups: dict[str, dict] = {}
-    for *keys, row_seconds, billable_seconds, cents in _sums(query, billable_apart=(
-            group_by == "day" and _is_postgresql())):
-        key, label, color = _describe(group_by, keys, filters.start)
+    for *keys, row_seconds, billable_seconds, cents in _sums(query, billable_apart):
+        key, label, color = grouping.describe(keys, filters.start)
         group = groups.setdefault(
             key, {"label": label, "color": color, "seconds": 0, "billable": 0, "cents": 0}
         )
@@ -410,15 +356,13 @@ def _compute(viewer: User, filters: ReportFilters, group_by: str = "project") ->
         group["billable"] += int(billable_seconds)
         group["cents"] += int(cents)
 
-    if group_by == "day":  # every day of the range, so the line has no gaps
+    if grouping.every_day:  # so the line has no gaps
         for i in range((filters.end - filters.start).days + 1):
             day = (filters.start + timedelta(days=i)).isoformat()
             groups.setdefault(
                 day, {"label": day, "color": None, "seconds": 0, "billable": 0, "cents": 0}
             )
-        ordered = sorted(groups.items())
-    else:
-        ordered = sorted(groups.items(), key=lambda kv: (-kv[1]["seconds"], kv[1]["label"].lower()))
+    ordered = sorted(groups.items(), key=grouping.order)
 
     rows = [
         ReportRow(
@@ -427,9 +371,9 @@ def _compute(viewer: User, filters: ReportFilters, group_by: str = "project") ->
         )
         for key, g in ordered
     ]
-    if group_by == "tag":
-        # An entry with two tags is in two rows, so the rows may add up to more than the
-        # time booked: the totals come from the entries themselves.
+    if grouping.rows_overlap:
+        # The rows may add up to more than the time booked: the totals come from the
+        # entries themselves.
         totals = _compute(viewer, filters, "project")
         total_seconds, billable_seconds, amount = (
             totals.total_seconds, totals.billable_seconds, totals.amount)
@@ -457,32 +401,146 @@ def _sums(query, billable_apart: bool):
         yield (*keys, seconds, seconds if billable else 0, cents)
 
 
-def _describe(group_by: str, keys: list, start: date) -> tuple[str, str, str | None]:
-    """(key, label, colour) for one result row's grouping columns."""
-    if group_by == "project":
-        ident, name, client_name, color = keys
-        return str(ident), name if client_name is None else f"{name} · {client_name}", color
-    if group_by == "client":
+# -- the groupings ----------------------------------------------------------------------
+
+RowDescription = tuple[str, str, str | None]  # (key, label, colour) of one report row
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """One way to group a report, stated in one place: a new grouping is one more entry in
+    :data:`GROUPINGS_BY_NAME`.
+
+    ``plan(grouping, viewer, filters, where, tz)`` returns the query and whether it sums
+    billable time apart already (see :func:`_sums`); the query's rows start with the
+    grouping's key columns, which ``describe(keys, start)`` turns into a row's key, label
+    and colour. ``key_columns``, ``entry_key`` and the two joins serve :func:`_by_name`.
+    """
+
+    name: str
+    label: str  # the page's "Group by" choice and the table's first heading
+    describe: Callable[[list, date], RowDescription]
+    plan: Callable[..., tuple[Any, bool]]
+    key_columns: tuple = ()  # the names pass selects and groups by these
+    entry_key: Any = None  # summed apart in the first pass, besides project and task
+    join_entry_key: Callable | None = None  # (first pass) → it with the table of entry_key
+    join_names: Callable | None = None  # (names pass, first pass subquery) → it joined
+    every_day: bool = False  # a row for each day of the range, even an empty one
+    order: Callable[[tuple[str, dict]], Any] = (
+        lambda item: (-item[1]["seconds"], item[1]["label"].lower()))  # most time first
+    rows_overlap: bool = False  # an entry may count in several rows
+    chart: str = "bar"  # the page's chart type
+
+
+def _by_name(grouping: Grouping, viewer: User, filters: ReportFilters, where, tz):
+    """Sum per (entry key, project, task, billable) in one pass over ``time_entries``
+    (rates by array subscript on PostgreSQL, see :func:`_with_entry_cents`), then join
+    only those few hundred sums to projects, clients and tasks for their names: joining
+    first costs a hash probe per entry."""
+    entry_keys = [] if grouping.entry_key is None else [grouping.entry_key]
+    sums = select(*entry_keys, TimeEntry.project_id, TimeEntry.task_id,
+                  TimeEntry.billable).select_from(TimeEntry)
+    if grouping.join_entry_key is not None:
+        sums = grouping.join_entry_key(sums)
+    sums, entry_cents = _with_entry_cents(sums)
+    sums = (
+        sums.add_columns(func.sum(TimeEntry.duration_seconds).label("seconds"),
+                         _billable_cents(entry_cents).label("cents"))
+        .where(where)
+        .group_by(*entry_keys, TimeEntry.project_id, TimeEntry.task_id, TimeEntry.billable)
+        .subquery()
+    )
+    key_cols = list(grouping.key_columns)
+    query = (
+        select(
+            *key_cols, sums.c.billable,
+            func.coalesce(func.sum(sums.c.seconds), 0),
+            func.coalesce(func.sum(sums.c.cents), 0),
+        )
+        .select_from(sums)
+        .join(Project, Project.id == sums.c.project_id)
+        .outerjoin(Client, Client.id == Project.client_id)
+        .outerjoin(Task, Task.id == sums.c.task_id)
+    )
+    if grouping.join_names is not None:
+        query = grouping.join_names(query, sums)
+    return query.group_by(*key_cols, sums.c.billable), False
+
+
+def _by_day(_grouping: Grouping, viewer: User, filters: ReportFilters, where, tz):
+    """By the local day an entry started on: PostgreSQL's plans in :func:`_days_on_postgresql`;
+    elsewhere a CASE over the day boundaries (:func:`_day_bucket`)."""
+    if _is_postgresql():
+        return _days_on_postgresql(viewer, filters, where, tz), True
+    # A day x project x task grouping would hardly reduce the rows: sum by day at once.
+    bucket = _day_bucket(filters.start, filters.end, tz).label("k0")
+    query, entry_cents = _with_entry_cents(select(bucket).select_from(TimeEntry))
+    query = (
+        query.add_columns(
+            TimeEntry.billable, func.sum(TimeEntry.duration_seconds),
+            _billable_cents(entry_cents))
+        .where(where)
+        .group_by(bucket, TimeEntry.billable)
+    )
+    return query, False
+
+
+def _named(none_label: str) -> Callable[[list, date], RowDescription]:
+    """(id, name) keys; a NULL id (an outer join found nothing) is the "none" row."""
+    def describe(keys: list, _start: date) -> RowDescription:
         ident, name = keys
         if ident is None:
-            return "none", "No client", None
+            return "none", none_label, None
         return str(ident), name, None
-    if group_by == "task":
-        ident, name, project_name = keys
-        if ident is None:
-            return "none", "No task", None
-        return str(ident), f"{name} · {project_name}", None
-    if group_by == "user":
-        ident, username, display_name = keys
-        return str(ident), display_name or username, None
-    if group_by == "tag":
-        ident, name = keys
-        if ident is None:
-            return "none", "No tag", None
-        return str(ident), name, None
+    return describe
+
+
+def _describe_project(keys: list, _start: date) -> RowDescription:
+    ident, name, client_name, color = keys
+    return str(ident), name if client_name is None else f"{name} · {client_name}", color
+
+
+def _describe_task(keys: list, _start: date) -> RowDescription:
+    ident, name, project_name = keys
+    if ident is None:
+        return "none", "No task", None
+    return str(ident), f"{name} · {project_name}", None
+
+
+def _describe_user(keys: list, _start: date) -> RowDescription:
+    ident, username, display_name = keys
+    return str(ident), display_name or username, None
+
+
+def _describe_day(keys: list, start: date) -> RowDescription:
     (index,) = keys
     day = (start + timedelta(days=int(index))).isoformat()
     return day, day, None
+
+
+GROUPINGS_BY_NAME: dict[str, Grouping] = {grouping.name: grouping for grouping in (
+    Grouping("project", "Project", _describe_project, _by_name,
+             key_columns=(Project.id, Project.name, Client.name, Project.color)),
+    Grouping("client", "Client", _named("No client"), _by_name,
+             key_columns=(Client.id, Client.name)),
+    Grouping("task", "Task", _describe_task, _by_name,
+             key_columns=(Task.id, Task.name, Project.name)),
+    Grouping("user", "User", _describe_user, _by_name,
+             key_columns=(User.id, User.username, User.display_name),
+             entry_key=TimeEntry.user_id,
+             join_names=lambda query, sums: query.join(User, User.id == sums.c.user_id)),
+    Grouping("day", "Day", _describe_day, _by_day,
+             every_day=True, order=lambda item: item[0], chart="line"),  # ISO dates sort by date
+    # An entry counts once under each of its tags, or under "No tag".
+    Grouping("tag", "Tag", _named("No tag"), _by_name,
+             key_columns=(Tag.id, Tag.name),
+             entry_key=time_entry_tags.c.tag_id,
+             join_entry_key=lambda sums: sums.outerjoin(
+                 time_entry_tags, time_entry_tags.c.entry_id == TimeEntry.id),
+             join_names=lambda query, sums: query.outerjoin(Tag, Tag.id == sums.c.tag_id),
+             rows_overlap=True),
+)}
+GROUPINGS = tuple(GROUPINGS_BY_NAME)  # the names, in the page's order
 
 
 def preset_range(preset: str, today: date) -> tuple[date, date]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import current_app, jsonify
 
+from ...services.reports import GROUPINGS
 from ._core import bp
 
 _ID = {"type": "integer", "minimum": 1}
@@ -19,6 +20,7 @@ _MONEY = {"type": ["string", "null"], "pattern": r"^\d+\.\d{2}$",
 _AMOUNT = {**_MONEY, "description": (
     "The exact sum of its entries' amounts, each rounded half up to the cent (docs/api.md, "
     "\"Money: one rounding rule\"); null for a token whose user is not an admin.")}
+_GROUP_BY = {"enum": list(GROUPINGS)}
 _TIME = {"type": "string", "format": "date-time"}
 _TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
 
@@ -70,7 +72,7 @@ SCHEMAS = {
     "Tag": _obj({"id": _ID, "name": {"type": "string"}}, ["id", "name"]),
     "Report": _obj({
         "start": {"type": "string", "format": "date"}, "end": {"type": "string", "format": "date"},
-        "group_by": {"enum": ["project", "client", "task", "user", "day", "tag"]},
+        "group_by": _GROUP_BY,
         "timezone": {"type": "string", "description": "The zone whose days the report uses."},
         "currency": {"type": "string"},
         "total_seconds": {"type": "integer", "minimum": 0},
@@ -293,10 +295,10 @@ def build_spec(version: str) -> dict:
     paths["/timer/stop"] = {"post": _op("Stop the timer", "200", _ref("TimeEntry"), ["404"],
                                         tag="Timer")}
     paths["/reports/summary"] = {"get": _op(
-        "Totals grouped by project, client, task, user or day", "200", _ref("Report"),
+        f"Totals grouped by {', '.join(GROUPINGS[:-1])} or {GROUPINGS[-1]}", "200", _ref("Report"),
         ["400", "403"], tag="Report",
         params=[*_REPORT_FILTERS,
-                _q("group_by", {"enum": ["project", "client", "task", "user", "day", "tag"]},
+                _q("group_by", _GROUP_BY,
                    "By tag, an entry counts under each of its tags (rows may exceed the total).")],
     )}
     paths["/admin/telemetry"] = {
