@@ -70,10 +70,6 @@ def reset_source(token: Token) -> None:
     _source.reset(token)
 
 
-def current_source() -> str:
-    return _source.get()
-
-
 def announce(signal: Signal, *, actor: Any = None, **data: Any) -> None:
     """Tell every subscriber of ``signal`` what happened (after the change is committed).
 
