@@ -15,6 +15,7 @@ from . import config as config_module
 from . import data_dir, database, observability, security, sessions, telemetry
 from .extensions import csrf, db, limiter, login_manager, migrate
 from .observability import log_event  # noqa: F401  (re-exported: `from app import log_event`)
+from .telemetry import track_event  # noqa: F401  (re-exported: `from app import track_event`)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 

@@ -54,6 +54,20 @@ ALL: tuple[Signal, ...] = (
     api_token_created,
 )
 
+# Each action's one name: the telemetry catalogue's event name, and the message of its
+# event-log line, so grepping the logs for a catalogue name finds the action.
+# setup.completed has no analytics event (the wizard records consent instead).
+NAMES: dict[Signal, str] = {
+    signed_in: "auth.login", sign_in_failed: "auth.login_failed", signed_out: "auth.logout",
+    setup_completed: "setup.completed", settings_updated: "settings.updated",
+    analytics_consent_changed: "telemetry.preference_changed", client_created: "client.created",
+    project_created: "project.created", task_created: "task.created",
+    timer_started: "timer.started", timer_stopped: "timer.stopped",
+    entry_created: "time_entry.created", entry_updated: "time_entry.updated",
+    entry_deleted: "time_entry.deleted", report_viewed: "report.viewed",
+    csv_exported: "export.csv", api_token_created: "api_token.created",
+}
+
 # Where the current action came from. The HTTP layer sets it per request (web or
 # api); anything outside a request (a flask command) is the CLI.
 _source: ContextVar[str] = ContextVar("timetracker_event_source", default=SOURCE_CLI)

@@ -78,7 +78,7 @@ def _flood(app, client, events: int) -> dict:
     accepted = 0
     with app.test_request_context("/", headers={"User-Agent": "Mozilla/5.0 Firefox/128.0"}):
         for n in range(events):
-            accepted += track_event("timer.started", {"has_task": n % 2 == 0}, user_id=1)
+            accepted += track_event(1, "timer.started", {"has_task": n % 2 == 0})
             if n % 50_000 == 0:
                 peak = max(peak, rss_mib())
     gc.collect()

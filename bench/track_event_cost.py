@@ -54,7 +54,7 @@ def measure(app, bursts: int) -> dict:
         for burst in range(bursts):
             for n in range(BURST):
                 start = time.perf_counter_ns()
-                queued = track_event("timer.started", {"has_task": n % 2 == 0}, user_id=42)
+                queued = track_event(42, "timer.started", {"has_task": n % 2 == 0})
                 timings.append(time.perf_counter_ns() - start)
                 accepted += queued
             client(app).flush(10.0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from blinker import Signal
 from flask import Flask
 
 from .. import events
@@ -39,12 +40,14 @@ def _identity(obj) -> Any:
     return getattr(obj, "id", None)
 
 
-def _receiver(signal_name: str):
+def _receiver(signal: Signal):
+    name = events.NAMES[signal]
+
     def receive(sender: Flask, *, actor=None, source: str = events.SOURCE_WEB, **data: Any) -> None:
-        log_event(f"domain.{signal_name}", source=source,
+        log_event(name, source=source,
                   user_id=_identity(actor) if actor is not None else None, **_ids(data))
 
-    receive.__name__ = f"log_{signal_name}"
+    receive.__name__ = f"log_{signal.name}"
     return receive
 
 
@@ -60,7 +63,7 @@ def _count_entry(source: str):
     return receive
 
 
-_LOG_RECEIVERS = [(signal, _receiver(signal.name)) for signal in events.ALL]
+_LOG_RECEIVERS = [(signal, _receiver(signal)) for signal in events.ALL]
 _METRIC_RECEIVERS = [(events.timer_started, _count_entry("timer")),
                      (events.entry_created, _count_entry("manual"))]
 

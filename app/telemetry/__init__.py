@@ -136,10 +136,12 @@ def client(app: Flask | None = None) -> TelemetryClient | None:
     return app.extensions.get(EXTENSION_KEY)
 
 
-def track_event(name: str, properties: dict[str, Any] | None = None, *,
-                source: str = "web", user_id: int | None = None) -> bool:
-    """Queue a catalogue event through the current app's client (subscribers and benchmarks;
-    routes never call this: services announce domain events instead)."""
+def track_event(user_id: int | None, name: str, properties: dict[str, Any] | None = None, *,
+                source: str = "web") -> bool:
+    """Queue catalogue event ``name`` for ``user_id`` through the current app's client: the same
+    consent gate and catalogue check as the domain-event subscribers. False when refused or
+    dropped; raises CatalogueViolation for a name or property the catalogue lacks. Routes never
+    call this: services announce domain events instead."""
     telemetry = client()
     return telemetry.track(name, properties, user_id=user_id, source=source) \
         if telemetry is not None else False

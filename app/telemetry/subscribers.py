@@ -32,30 +32,34 @@ def _when_turned_on(data: dict[str, Any]) -> dict[str, Any] | None:
     return {"enabled": True} if data["enabled"] else None
 
 
-# signal → (catalogue event, properties from the signal's keyword arguments; None = skip)
-EMITTERS: dict[Signal, tuple[str, Properties]] = {
-    events.signed_in: ("auth.login", lambda d: {"method": d["method"]}),
-    events.sign_in_failed: ("auth.login_failed", lambda d: {"reason": d["reason"]}),
-    events.signed_out: ("auth.logout", lambda d: {}),
-    events.client_created: ("client.created", lambda d: {}),
-    events.project_created: ("project.created", lambda d: {
-        "billable": bool(d["project"].billable), "has_client": d["project"].client_id is not None}),
-    events.task_created: ("task.created", lambda d: {}),
-    events.timer_started: ("timer.started", lambda d: {"has_task": d["entry"].task_id is not None}),
-    events.timer_stopped: ("timer.stopped", lambda d: {"duration_seconds": _duration(d["entry"])}),
-    events.entry_created: ("time_entry.created", lambda d: {
+# signal → properties from the signal's keyword arguments (None = skip); the event's name is
+# the action's one name, events.NAMES[signal]
+PROPERTIES: dict[Signal, Properties] = {
+    events.signed_in: lambda d: {"method": d["method"]},
+    events.sign_in_failed: lambda d: {"reason": d["reason"]},
+    events.signed_out: lambda d: {},
+    events.client_created: lambda d: {},
+    events.project_created: lambda d: {
+        "billable": bool(d["project"].billable), "has_client": d["project"].client_id is not None},
+    events.task_created: lambda d: {},
+    events.timer_started: lambda d: {"has_task": d["entry"].task_id is not None},
+    events.timer_stopped: lambda d: {"duration_seconds": _duration(d["entry"])},
+    events.entry_created: lambda d: {
         "duration_seconds": _duration(d["entry"]), "billable": bool(d["entry"].billable),
-        "entry_source": "manual"}),
-    events.entry_updated: ("time_entry.updated", lambda d: {"duration_seconds": _duration(d["entry"])}),
-    events.entry_deleted: ("time_entry.deleted", lambda d: {}),
-    events.report_viewed: ("report.viewed", lambda d: {
+        "entry_source": "manual"},
+    events.entry_updated: lambda d: {"duration_seconds": _duration(d["entry"])},
+    events.entry_deleted: lambda d: {},
+    events.report_viewed: lambda d: {
         "period_days": (d["report"].end - d["report"].start).days + 1,
-        "row_count": len(d["report"].rows)}),
-    events.csv_exported: ("export.csv", lambda d: {}),
-    events.api_token_created: ("api_token.created", lambda d: {}),
-    events.settings_updated: ("settings.updated", lambda d: {}),
-    events.analytics_consent_changed: ("telemetry.preference_changed", _when_turned_on),
+        "row_count": len(d["report"].rows)},
+    events.csv_exported: lambda d: {},
+    events.api_token_created: lambda d: {},
+    events.settings_updated: lambda d: {},
+    events.analytics_consent_changed: _when_turned_on,
 }
+# signal → (catalogue event, properties)
+EMITTERS: dict[Signal, tuple[str, Properties]] = {
+    signal: (events.NAMES[signal], properties) for signal, properties in PROPERTIES.items()}
 
 # Events the telemetry package emits itself, not from a domain signal.
 SELF_EMITTED = frozenset({"page.viewed", "base_telemetry.first_seen", "base_telemetry.heartbeat"})

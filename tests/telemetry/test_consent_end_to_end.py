@@ -185,7 +185,7 @@ def test_instance_token_is_sent_as_basic_auth_and_bare_token_as_bearer(
         flush(app)
         otlp_receiver.requests.clear()
         with app.test_request_context("/"):
-            assert telemetry.track_event("auth.logout")
+            assert telemetry.track_event(None, "auth.logout")
         flush(app)
         assert otlp_receiver.names() == ["auth.logout"]
         assert {r.headers.get("authorization") for r in otlp_receiver.requests} == {expected}

@@ -29,7 +29,7 @@ def _opted_in_app(telemetry_app_factory, **config):
 
 def _track(app, count: int) -> list[bool]:
     with app.test_request_context("/", headers={"User-Agent": "Mozilla/5.0 Firefox/128.0"}):
-        return [telemetry.track_event("timer.started", {"has_task": bool(n % 2)}, user_id=7)
+        return [telemetry.track_event(7, "timer.started", {"has_task": bool(n % 2)})
                 for n in range(count)]
 
 
@@ -128,7 +128,7 @@ def test_the_outbox_keeps_the_newest_payloads_of_a_batch_the_receiver_took(
     app = _opted_in_app(telemetry_app_factory)
     with app.test_request_context("/"):
         for n in range(OUTBOX_ROWS_PER_BATCH + 30):
-            telemetry.track_event("time_entry.updated", {"duration_seconds": n}, user_id=7)
+            telemetry.track_event(7, "time_entry.updated", {"duration_seconds": n})
     flush(app)  # one batch of 80
     assert len([r for r in otlp_receiver.events("analytics")
                 if r["event_name"] == "time_entry.updated"]) == OUTBOX_ROWS_PER_BATCH + 30

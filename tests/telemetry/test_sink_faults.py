@@ -58,7 +58,7 @@ def test_a_failing_streak_is_logged_when_it_starts_and_when_it_ends(
     def batches(count: int) -> None:
         for _ in range(count):
             with app.test_request_context("/"):
-                assert telemetry.track_event("auth.logout")
+                assert telemetry.track_event(None, "auth.logout")
             flush(app)
 
     def lines(name: str) -> int:
