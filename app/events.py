@@ -19,6 +19,7 @@ from typing import Any
 
 from blinker import Namespace, Signal
 from flask import current_app
+from sqlalchemy import inspect as sa_inspect
 
 SOURCE_WEB = "web"
 SOURCE_API = "api"
@@ -92,3 +93,15 @@ def announce(signal: Signal, *, actor: Any = None, **data: Any) -> None:
     slow: a subscriber at most appends to a queue.
     """
     signal.send(current_app._get_current_object(), actor=actor, source=_source.get(), **data)
+
+
+def id_of(obj: Any) -> Any:
+    """The database id of a model an event carries (None for None), read from its identity
+    key: after the service's commit every attribute is expired, and reading ``obj.id``
+    would cost a SELECT per event."""
+    if obj is None:
+        return None
+    state = sa_inspect(obj, raiseerr=False)
+    if state is not None and state.identity:
+        return state.identity[0]
+    return getattr(obj, "id", None)

@@ -23,21 +23,11 @@ def _ids(data: dict[str, Any]) -> dict[str, Any]:
     for key in ("entry", "client", "project", "task", "token"):
         obj = data.get(key)
         if obj is not None:
-            fields[f"{key}_id"] = _identity(obj)
+            fields[f"{key}_id"] = events.id_of(obj)
     for key in ("entry_id", "method", "reason", "enabled", "allow_analytics"):
         if key in data:
             fields[key] = data[key]
     return fields
-
-
-def _identity(obj) -> Any:
-    # From the identity key: after the service's commit the attributes are expired.
-    from sqlalchemy import inspect as sa_inspect
-
-    state = sa_inspect(obj, raiseerr=False)
-    if state is not None and state.identity:
-        return state.identity[0]
-    return getattr(obj, "id", None)
 
 
 def _receiver(signal: Signal):
@@ -45,7 +35,7 @@ def _receiver(signal: Signal):
 
     def receive(sender: Flask, *, actor=None, source: str = events.SOURCE_WEB, **data: Any) -> None:
         log_event(name, source=source,
-                  user_id=_identity(actor) if actor is not None else None, **_ids(data))
+                  user_id=events.id_of(actor), **_ids(data))
 
     receive.__name__ = f"log_{signal.name}"
     return receive

@@ -65,19 +65,6 @@ EMITTERS: dict[Signal, tuple[str, Properties]] = {
 SELF_EMITTED = frozenset({"page.viewed", "base_telemetry.first_seen", "base_telemetry.heartbeat"})
 
 
-def _actor_id(actor) -> int | None:
-    if actor is None:
-        return None
-    from sqlalchemy import inspect as sa_inspect
-
-    # From the identity key: after the service's commit every attribute is expired,
-    # and reading ``actor.id`` would cost a SELECT per event.
-    state = sa_inspect(actor, raiseerr=False)
-    if state is not None and state.identity:
-        return state.identity[0]
-    return getattr(actor, "id", None)
-
-
 def _emitter(signal: Signal, name: str, properties: Properties):
     def receive(sender: Flask, *, actor=None, source: str = events.SOURCE_WEB, **data: Any) -> None:
         client = sender.extensions.get("telemetry")
@@ -86,7 +73,7 @@ def _emitter(signal: Signal, name: str, properties: Properties):
         props = properties(data)
         if props is None:
             return
-        client.track(name, props, user_id=_actor_id(actor), source=source)
+        client.track(name, props, user_id=events.id_of(actor), source=source)
 
     receive.__name__ = f"telemetry_{signal.name}"
     return receive
