@@ -9,7 +9,7 @@ import csv
 import io
 import re
 from datetime import datetime, timedelta, timezone
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,16 +22,12 @@ from app.services import catalog, reports
 from app.services.tags import resolve_tags
 
 from ..conftest import ADMIN_PASSWORD, login
+from ..support.money import amount_of
 from .conftest import ApiClient
 
 MONDAY = datetime(2026, 11, 16, tzinfo=timezone.utc)
 WEEK = "start=2026-11-16&end=2026-11-22"
 ZERO = Decimal("0.00")
-
-
-def amount_of(seconds: int, rate: Decimal) -> Decimal:
-    """The documented rule, in Decimal: an entry's hours x rate, half up to the cent."""
-    return (Decimal(seconds) * rate / 3600).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
 def _book(app, project_id, day, seconds, *, task_id=None, billable=True, tags=(), user="admin"):

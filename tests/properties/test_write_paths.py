@@ -25,7 +25,7 @@ import json
 import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -49,14 +49,13 @@ from app.services.users import find_by_username
 from ..api.conftest import ApiClient
 from ..conftest import ADMIN_PASSWORD, login
 from ..support.forms import rendered_form
+from ..support.money import amount_of
 
 BERLIN = ZoneInfo("Europe/Berlin")
 MONDAY = date(2026, 11, 16)  # a past week with no clock change in Berlin
 WEEK = "2026-W47"
 RANGE = "start=2026-11-16&end=2026-11-22"
-CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
-_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 # Bounded: about a minute per database here (docs/development.md).
 MACHINE_SETTINGS = settings(
     max_examples=24, stateful_step_count=20, deadline=None, database=None, derandomize=True,
@@ -92,11 +91,6 @@ class Row:
     rate: Decimal | None
 
 
-def amount_of(seconds: int, rate: Decimal) -> Decimal:
-    """The documented rule, in Decimal: an entry's hours x rate, half up to the cent."""
-    return (Decimal(seconds) * rate / 3600).quantize(CENT, ROUND_HALF_UP)
-
-
 def _hm(seconds: int) -> str:
     return format_duration(seconds, "hm")
 
@@ -119,7 +113,7 @@ def world(ready_app):
             Row(ops, None, True, Decimal("50.00")), Row(internal, None, False, None)]
     web_client = ready_app.test_client()
     assert login(web_client, "admin", ADMIN_PASSWORD).status_code == 302
-    csrf = _CSRF.search(web_client.get("/").get_data(as_text=True)).group(1)
+    csrf = web_client.csrf_token()
     with ready_app.app_context():
         token = api_tokens.create_token(find_by_username("admin"), "property test").secret
     api = ApiClient(ready_app.test_client(), token)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,6 +18,8 @@ from app.models import TimeEntry, User
 from app.services import catalog, reports
 from app.services.errors import Forbidden, ValidationError
 from app.services.reports import ReportFilters
+
+from ..support.money import amount_of
 
 # Reports cover days from Oct 19, 2026 on: Europe leaves summer time on Oct 25,
 # the US on Nov 1, so day boundaries move inside the window.
@@ -65,11 +67,6 @@ def entry_strategy(first_day: int, length: int):
     "seconds": st.integers(0, 12 * 3600),
     "billable": st.booleans(),
     })
-
-
-def amount_of(seconds: int, rate: Decimal) -> Decimal:
-    """The rule of docs/api.md, in Decimal: an entry's hours x rate, half up to the cent."""
-    return (Decimal(seconds) * rate / 3600).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
 def _rate(project_index: int, task_index: int) -> Decimal | None:
