@@ -17,8 +17,6 @@ import math
 import os
 import resource
 import sys
-import time
-import urllib.request
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -107,21 +105,6 @@ def postgres_database(prefix: str = "tt_bench") -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def wait_http(url: str, timeout: float = 30.0) -> None:
-    """Poll ``url`` until it answers 2xx/3xx (raises TimeoutError after ``timeout``)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status < 400:
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{url} did not answer within {timeout:g} s")
-        time.sleep(0.1)
 
 
 def peak_rss_mib() -> float:

@@ -28,9 +28,7 @@ import json
 import os
 import re
 import resource
-import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -39,7 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from ._common import ROOT, free_port
+from ._common import ROOT  # first: it puts the repository on sys.path
+from tests.support.gunicorn import gunicorn  # noqa: E402  (the one launcher, shared with the tests)
 
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "bench-password-123"
@@ -180,14 +179,17 @@ def create_api_token(database_url: str, data_dir: str | os.PathLike, username: s
         return api_tokens.create_token(user, name).secret
 
 
-def server_env(database_url: str, data_dir: Path, log_dir: Path, multiproc_dir: Path, port: int,
+def server_env(database_url: str, data_dir: Path, log_dir: Path, multiproc_dir: Path,
                workers: int, env: Mapping[str, str] | None) -> dict[str, str]:
-    """The environment gunicorn starts with: ours, without the caller's app settings."""
+    """The environment gunicorn starts with: ours, without the caller's app settings.
+
+    ``PORT`` is 0: gunicorn binds a free port and the launcher reads it from the log.
+    """
     base = {key: value for key, value in os.environ.items()
             if not key.startswith(_INHERITED_PREFIXES)}
     base.update({
         "DATABASE_URL": database_url, "DATA_DIR": str(data_dir), "LOG_DIR": str(log_dir),
-        "HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": str(workers),
+        "HOST": "127.0.0.1", "PORT": "0", "WEB_CONCURRENCY": str(workers),
         "PROMETHEUS_MULTIPROC_DIR": str(multiproc_dir), "SCHEDULER_ENABLED": "false",
         "PYTHONUNBUFFERED": "1",
     })
@@ -209,7 +211,8 @@ def gunicorn_server(database_url: str, data_dir: str | os.PathLike, *, workers: 
     SCHEDULER_ENABLED=false. ``prepare`` migrates and completes setup first, with
     ``analytics`` as the opt-in choice (skipped when setup was done before).
     ``app_uri`` serves another WSGI app (``module:callable``) with the same gunicorn
-    configuration (the bare-Flask baseline of scenario 1).
+    configuration (the bare-Flask baseline of scenario 1). Started and stopped by the
+    tests' launcher (``tests/support/gunicorn.py``).
     """
     data_dir = Path(data_dir).resolve()
     if prepare:
@@ -217,70 +220,20 @@ def gunicorn_server(database_url: str, data_dir: str | os.PathLike, *, workers: 
     log_dir = Path(log_dir).resolve() if log_dir else data_dir / f"{name}-logs"
     multiproc_dir = data_dir / f"{name}-prometheus"
     log_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    full_env = server_env(database_url, data_dir, log_dir, multiproc_dir, port, workers, env)
+    full_env = server_env(database_url, data_dir, log_dir, multiproc_dir, workers, env)
     output_path = data_dir / f"{name}-gunicorn.out"
-    with open(output_path, "wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py",
-             *([app_uri] if app_uri else [])],
-            cwd=ROOT, env=full_env, stdout=output, stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: a stuck stop kills only ours
-        )
-    server = Server(base_url=f"http://127.0.0.1:{port}", port=port, pid=process.pid,
-                    data_dir=data_dir, log_dir=log_dir, multiproc_dir=multiproc_dir,
-                    output_path=output_path, env=full_env, workers=workers, process=process)
-    try:
-        _wait_ready(server, ready_timeout)
+    output_path.write_bytes(b"")  # this run's output only
+    with gunicorn(full_env, output_path, timeout=ready_timeout, app_uri=app_uri) as started:
+        server = Server(base_url=started.base_url, port=started.port, pid=started.process.pid,
+                        data_dir=data_dir, log_dir=log_dir, multiproc_dir=multiproc_dir,
+                        output_path=output_path, env=full_env, workers=workers,
+                        process=started.process)
+        # Ready means every worker loaded the app; a worker's first request still warms
+        # its caches: touch them all before anything is measured.
+        for _ in range(server.workers * 4):
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(f"{server.base_url}/readyz", timeout=5).close()
         yield server
-    finally:
-        stop_server(server)
-
-
-def _wait_ready(server: Server, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited ({server.process.returncode}):\n"
-                               + _tail(server.output_path))
-        if len(server.worker_pids()) >= server.workers:
-            try:
-                with urllib.request.urlopen(f"{server.base_url}/readyz", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"gunicorn not ready within {timeout:g} s:\n"
-                               + _tail(server.output_path))
-        time.sleep(0.1)
-    # /readyz answered from one worker: touch the others until each has served once.
-    for _ in range(server.workers * 4):
-        with contextlib.suppress(OSError):
-            urllib.request.urlopen(f"{server.base_url}/readyz", timeout=5).close()
-
-
-def stop_server(server: Server, timeout: float = 30.0) -> None:
-    """SIGTERM the master (workers finish in-flight requests), SIGKILL the group if it hangs."""
-    process = server.process
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-    # Workers are in the master's process group; none may outlive it.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
 
 
 # -- HTTP helpers ------------------------------------------------------------------

@@ -23,7 +23,8 @@ import requests
 
 from tests.conftest import require_or_skip, reset_postgres
 from tests.support.gunicorn import ROOT
-from tests.support.otlp import start_receiver, wait_for
+from tests.support.otlp import start_receiver
+from tests.support.polling import holds_for, wait_for
 from tests.support.replicas import ADMIN_PASSWORD, create_token, two_replicas
 
 FIRST_SEEN = "base_telemetry.first_seen"
@@ -62,7 +63,7 @@ class Arrivals:
             records = self.receiver.records
             now = time.monotonic()
             self.stamped.extend((now, record) for record in records[len(self.stamped):])
-            time.sleep(0.005)
+            self._stop.wait(0.005)
 
     def first(self, name: str, after: float) -> float | None:
         return next((t for t, r in list(self.stamped) if r["event_name"] == name and t >= after),
@@ -155,7 +156,9 @@ def test_two_replicas_are_one_install_with_one_first_seen_and_one_heartbeat(
             _drive_base_events((a, b), now.replace(hour=HEARTBEAT_HOUR_UTC, minute=0, second=1))
         expected = {FIRST_SEEN, HEARTBEAT, "client.created", "project.created"}
         assert wait_for(lambda: expected <= set(receiver.names()), timeout=20), receiver.names()
-        time.sleep(3)  # three more rounds of both replicas' jobs: nothing goes out twice
+        # Three more rounds of both replicas' jobs: nothing goes out twice.
+        assert holds_for(lambda: receiver.names().count(FIRST_SEEN) == 1
+                         and receiver.names().count(HEARTBEAT) == 1, seconds=3), receiver.names()
         names = receiver.names()
         row = _row(database)
         mirrors = (_mirror(a), _mirror(b))
@@ -187,8 +190,8 @@ def test_a_consent_change_on_one_replica_holds_on_the_other_within_two_seconds(
         try:
             # Not asked yet: B's actions send nothing.
             assert b.api("POST", "/clients", token, {"name": "Before opt-in"})[0] == 201
-            time.sleep(1.5)
-            assert "client.created" not in receiver.names()
+            # Longer than the 1 s export delay: an event sent would have arrived.
+            assert holds_for(lambda: "client.created" not in receiver.names(), seconds=1.5)
 
             # Opt in on A; B's product events arrive within 2 s.
             status, body = a.api("PUT", "/admin/telemetry", token, {"detailed_analytics": True})
@@ -212,11 +215,13 @@ def test_a_consent_change_on_one_replica_holds_on_the_other_within_two_seconds(
                 status, body = b.api("PUT", "/admin/telemetry", token, {"detailed_analytics": False})
                 opted_out = time.monotonic()
                 assert status == 200 and body["detailed_analytics"] is False
-                time.sleep(CONSENT_DEADLINE_SECONDS + 2.5)  # A keeps acting all along
+                # The window measured: A keeps acting all along, past the deadline.
+                time.sleep(CONSENT_DEADLINE_SECONDS + 2.5)
                 actions_after = on_a.count
             finally:
                 on_a.stop()
-            time.sleep(1.5)  # anything A still had queued would have been exported by now
+            # Longer than the 1 s export delay: anything A still had queued has arrived.
+            time.sleep(1.5)
             last = arrivals.last_analytics()
             stop_seconds = last - opted_out
         finally:

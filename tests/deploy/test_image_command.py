@@ -17,12 +17,12 @@ import shlex
 import signal
 import subprocess
 import sys
-import time
 
 import requests
 
 from tests.deploy.conftest import REPO
 from tests.support import free_port
+from tests.support.polling import wait_for
 
 START_SECONDS = 40
 
@@ -115,14 +115,13 @@ def test_the_start_command_migrates_serves_and_passes_its_health_check(tmp_path)
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
         try:
-            deadline = time.monotonic() + START_SECONDS
-            while True:
+            def healthy() -> bool:
                 assert process.poll() is None, log_path.read_text()[-3000:]
-                check = subprocess.run(healthcheck, env=env, capture_output=True, timeout=10)
-                if check.returncode == 0:
-                    break
-                assert time.monotonic() < deadline, log_path.read_text()[-3000:]
-                time.sleep(0.5)
+                return subprocess.run(healthcheck, env=env, capture_output=True,
+                                      timeout=10).returncode == 0
+
+            assert wait_for(healthy, timeout=START_SECONDS, interval=0.5), \
+                log_path.read_text()[-3000:]
             assert (tmp_path / "data" / "timetracker.db").exists()  # migrated before serving
             with requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
                 assert 'tt_app_info{version="0.0.0-dev"} 1.0' in response.text

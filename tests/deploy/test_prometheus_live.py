@@ -17,7 +17,6 @@ import math
 import re
 import shutil
 import subprocess
-import time
 from contextlib import contextmanager
 
 import pytest
@@ -27,6 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.deploy.conftest import REPO, generate_traffic, load_yaml, require_tool, running_app
 from tests.support import free_port
+from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -78,13 +78,11 @@ class PrometheusServer:
         return int(float(result[0]["value"][1])) if result else 0
 
     def wait_for_scrape(self, more_than: int) -> int:
-        deadline = time.monotonic() + WAIT_SECONDS
-        while time.monotonic() < deadline:
-            count = self.scrapes_so_far()
-            if count > more_than:
-                return count
-            time.sleep(0.25)
-        pytest.fail(f"Prometheus did not scrape the app within {WAIT_SECONDS} s")
+        """The count of scrapes once it is above ``more_than``."""
+        if not wait_for(lambda: self.scrapes_so_far() > more_than, timeout=WAIT_SECONDS,
+                        interval=0.25):
+            pytest.fail(f"Prometheus did not scrape the app within {WAIT_SECONDS} s")
+        return self.scrapes_so_far()
 
 
 @pytest.fixture(scope="module")
@@ -122,10 +120,8 @@ def _metrics_text(url: str) -> str:
 
 def _wait_for_telemetry_counts(url: str) -> None:
     """The background exporter counts its first (failed) export within its timeout."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while "tt_telemetry_events_total{" not in _metrics_text(url):
-        assert time.monotonic() < deadline, "telemetry never counted an event"
-        time.sleep(0.25)
+    assert wait_for(lambda: "tt_telemetry_events_total{" in _metrics_text(url),
+                    timeout=WAIT_SECONDS, interval=0.25), "telemetry never counted an event"
 
 
 @contextmanager
@@ -157,16 +153,15 @@ def running_prometheus(binary: str, targets: list[str], tmp_path, token: str):
         ], stdout=log, stderr=subprocess.STDOUT)
         server = PrometheusServer(f"http://127.0.0.1:{port}")
         try:
-            deadline = time.monotonic() + WAIT_SECONDS
-            while True:
+            def ready() -> bool:
                 assert process.poll() is None, log_path.read_text()[-3000:]
                 try:
-                    if requests.get(f"{server.url}/-/ready", timeout=2).status_code == 200:
-                        break
+                    return requests.get(f"{server.url}/-/ready", timeout=2).status_code == 200
                 except requests.ConnectionError:
-                    pass
-                assert time.monotonic() < deadline, "Prometheus did not become ready"
-                time.sleep(0.25)
+                    return False
+
+            assert wait_for(ready, timeout=WAIT_SECONDS, interval=0.25), \
+                "Prometheus did not become ready"
             yield server
         finally:
             process.terminate()

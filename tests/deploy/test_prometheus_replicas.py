@@ -6,7 +6,6 @@ number of running timers and of users, not twice it."""
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
 
 import pytest
@@ -14,6 +13,7 @@ import pytest
 from tests.conftest import reset_postgres
 from tests.deploy.conftest import REPO, require_tool
 from tests.deploy.test_prometheus_live import WAIT_SECONDS, _target, running_prometheus
+from tests.support.polling import wait_for
 from tests.support.replicas import create_token, two_replicas
 
 pytestmark = pytest.mark.slow
@@ -50,15 +50,17 @@ def test_prometheus_sees_each_replica_and_the_true_number_of_active_timers(postg
                         assert response.status == 200
             instances = {_target(a.url): "a", _target(b.url): "b"}
             with running_prometheus(binary, list(instances), tmp_path, METRICS_TOKEN) as server:
-                deadline = time.monotonic() + WAIT_SECONDS
-                while True:
-                    up = _values(server, 'up{job="timetracker"}', "instance")
-                    healthz = _values(server, 'sum by (instance) (tt_requests_total'
-                                              '{job="timetracker", endpoint="/healthz"})', "instance")
-                    if up == {i: 1.0 for i in instances} and len(healthz) == 2:
-                        break
-                    assert time.monotonic() < deadline, (up, healthz)
-                    time.sleep(0.25)
+                def up_and_healthz():
+                    return (_values(server, 'up{job="timetracker"}', "instance"),
+                            _values(server, 'sum by (instance) (tt_requests_total'
+                                            '{job="timetracker", endpoint="/healthz"})', "instance"))
+
+                def both_scraped() -> bool:
+                    up, healthz = up_and_healthz()
+                    return up == {i: 1.0 for i in instances} and len(healthz) == 2
+
+                assert wait_for(both_scraped, timeout=WAIT_SECONDS, interval=0.25), up_and_healthz()
+                healthz = up_and_healthz()[1]
                 # Each replica's own counter, neither wiped nor summed with the other's.
                 assert {instances[i]: v for i, v in healthz.items()} == {"a": 7.0, "b": 11.0}
                 # Both replicas report the database's count; the dashboard must not add them up.

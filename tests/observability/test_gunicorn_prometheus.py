@@ -7,7 +7,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -20,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import require_or_skip
 from tests.observability.conftest import read_log_lines
 from tests.support.gunicorn import ROOT, free_port, gunicorn_env, run_setup, serving, stop_process
+from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -78,16 +78,21 @@ def test_counters_sum_over_all_workers_whichever_worker_answers_the_scrape(gunic
     # Every worker is serving (serving() waited for each), but which one the kernel hands a
     # connection to is its choice: burst again, up to a deadline, until the log shows the
     # requests spread over two workers or more; the sums must hold whatever the spread.
-    requests, deadline = 0, time.monotonic() + 30
-    while True:
+    def healthz_access_lines() -> list[dict]:
+        return [line for line in read_log_lines(gunicorn_server["log_dir"])
+                if line["logger"] == "app.access" and line["route"] == "/healthz"]
+
+    sent = []
+
+    def burst_reaches_two_workers() -> bool:
         with ThreadPoolExecutor(max_workers=8) as pool:
             statuses = list(pool.map(lambda _: get(f"{base_url}/healthz")[0], range(300)))
         assert statuses == [200] * 300
-        requests += 300
-        pids = {line["pid"] for line in read_log_lines(gunicorn_server["log_dir"])
-                if line["logger"] == "app.access" and line["route"] == "/healthz"}
-        if len(pids) >= 2 or time.monotonic() > deadline:
-            break
+        sent.append(len(statuses))
+        return len({line["pid"] for line in healthz_access_lines()}) >= 2
+
+    wait_for(burst_reaches_two_workers, timeout=30, interval=0)  # the spread is asserted below
+    requests = sum(sent)
 
     totals = [healthz_total(base_url) for _ in range(12)]
     assert totals == [requests] * 12
@@ -95,13 +100,8 @@ def test_counters_sum_over_all_workers_whichever_worker_answers_the_scrape(gunic
     # The same requests, seen in the shared log file: every line parses, one access
     # line per request, written by more than one worker (each writes its lines in
     # batches, LOG_FLUSH_SECONDS apart).
-    deadline = time.monotonic() + 10
-    while True:
-        access = [line for line in read_log_lines(gunicorn_server["log_dir"])
-                  if line["logger"] == "app.access" and line["route"] == "/healthz"]
-        if len(access) >= requests or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
+    wait_for(lambda: len(healthz_access_lines()) >= requests, timeout=10, interval=0.1)
+    access = healthz_access_lines()
     assert len(access) == requests
     assert len({line["pid"] for line in access}) >= 2, "one worker answered everything"
     assert get(f"{base_url}/metrics")[0] == 401
@@ -139,20 +139,17 @@ def test_a_real_prometheus_scrapes_the_app_and_serves_the_counts_back(gunicorn_s
     try:
         query = urllib.parse.quote('sum(tt_requests_total{job="timetracker",endpoint="/healthz"})')
         url = f"http://127.0.0.1:{port}/api/v1/query?query={query}"
-        value = None
-        deadline = time.monotonic() + 30  # the first scrape takes ~6 s on these machines
-        while time.monotonic() < deadline:
+        def scraped_total() -> float | None:
             try:
                 status, body = get(url, timeout=2)
             except OSError:
-                status = None
-            if status == 200:
-                result = json.loads(body)["data"]["result"]
-                if result:
-                    value = float(result[0]["value"][1])
-                    if value == expected:
-                        break
-            time.sleep(0.5)
+                return None
+            result = json.loads(body)["data"]["result"] if status == 200 else []
+            return float(result[0]["value"][1]) if result else None
+
+        # The first scrape takes ~6 s on these machines.
+        wait_for(lambda: scraped_total() == expected, timeout=30, interval=0.5)
+        value = scraped_total()
         assert value == expected, (value, expected, (tmp_path / "prometheus.log").read_text()[-2000:])
 
         up = urllib.parse.quote('up{job="timetracker"}')

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,6 +14,7 @@ from app.observability.logging import (
 )
 from tests.observability.conftest import read_log_lines
 from tests.support.gunicorn import gunicorn_env, run_setup, serving
+from tests.support.polling import wait_for
 
 
 def _record(message: str, level: int = logging.INFO) -> logging.LogRecord:
@@ -40,9 +40,7 @@ def test_info_lines_wait_for_the_flush_interval_and_then_arrive_in_order(tmp_pat
     for n in range(5):
         handler.handle(_record(f"line {n}"))
     assert _messages(path) == []  # held back: one write for the batch
-    deadline = time.monotonic() + 5
-    while len(_messages(path)) < 5 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    assert wait_for(lambda: len(_messages(path)) == 5, timeout=5, interval=0.05)
     assert _messages(path) == [f"line {n}" for n in range(5)]
     handler.close()
 

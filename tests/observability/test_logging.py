@@ -272,7 +272,7 @@ def test_a_log_file_moved_away_is_recreated_at_its_path_within_the_check_interva
 
     line("before the move")
     path.rename(tmp_path / "app.jsonl.old")
-    time.sleep(0.1)
+    time.sleep(0.1)  # the handler looks at the path again only once CHECK_SECONDS have passed
     line("after the move")
     handler.close()
     assert [json.loads(raw)["message"] for raw in path.read_text().splitlines()] == ["after the move"]

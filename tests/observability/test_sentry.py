@@ -14,6 +14,7 @@ import sentry_sdk
 from app.observability.errors import SERVER_NAME, TEST_ERROR_MESSAGE, TEST_ERROR_PATH, scrub_event
 from app.services.setup import complete_setup
 from tests.conftest import ADMIN_PASSWORD, login
+from tests.support.polling import wait_for
 from tests.support.sentry import SentryReceiver, parse_envelope
 
 USERNAME = "zelda-sentinel-user"
@@ -54,11 +55,7 @@ def test_a_deliberate_error_reaches_the_dsn_host_with_the_request_id_and_nothing
     assert response.status_code == 500
     assert response.headers["X-Request-ID"] == "sentry-req-000123"
 
-    sentry_sdk.flush(timeout=10)
-    deadline = time.monotonic() + 10
-    while not sentry_receiver.events() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    events = [e for e in sentry_receiver.events()
+    events = [e for e in _wait_for_events(sentry_receiver)
               if TEST_ERROR_MESSAGE in json.dumps(e.get("exception", {}))]
     assert len(events) == 1, sentry_receiver.events()
     event = events[0]
@@ -114,9 +111,7 @@ def test_scrubbing_removes_addresses_emails_queries_and_headers_but_keeps_times_
 
 def _wait_for_events(receiver, timeout: float = 10.0) -> list[dict]:
     sentry_sdk.flush(timeout=timeout)
-    deadline = time.monotonic() + timeout
-    while not receiver.events() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(receiver.events, timeout=timeout, interval=0.05)
     return receiver.events()
 
 
@@ -157,14 +152,12 @@ def test_a_positive_traces_rate_still_sends_transactions(app_factory, sentry_rec
     assert "flask" in sentry_sdk.get_client().integrations  # transactions need the middleware
     assert app.test_client().get("/healthz").status_code == 200
     sentry_sdk.flush(timeout=10)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        kinds = [header.get("type") for body in sentry_receiver.bodies
-                 for header, _ in parse_envelope(body)]
-        if "transaction" in kinds:
-            break
-        time.sleep(0.05)
-    assert "transaction" in kinds
+
+    def kinds() -> list[str]:
+        return [header.get("type") for body in sentry_receiver.bodies
+                for header, _ in parse_envelope(body)]
+
+    assert wait_for(lambda: "transaction" in kinds(), timeout=10, interval=0.05), kinds()
 
 
 def test_outgoing_requests_carry_no_sentry_trace_headers(app_factory, sentry_receiver):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime, timezone
 
 import pytest
@@ -15,6 +14,7 @@ from app.observability.logging import scrub_database_values
 from app.services.setup import complete_setup
 from tests.conftest import ADMIN_PASSWORD
 from tests.observability.conftest import read_log_lines
+from tests.support.polling import wait_for
 from tests.support.sentry import SentryReceiver
 
 NOTE = "zz-secret-note-text-4711"
@@ -80,9 +80,7 @@ def test_database_errors_in_sentry_events_carry_no_parameters_or_values(
     assert client.get("/_test/duplicate-client").status_code == 500
     assert client.get("/_test/bad-entry").status_code == 500
     sentry_sdk.flush(timeout=10)
-    deadline = time.monotonic() + 10
-    while len(sentry_receiver.events()) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: len(sentry_receiver.events()) >= 2, timeout=10, interval=0.05)
     events = [e for e in sentry_receiver.events() if "IntegrityError" in json.dumps(e)]
     assert len(events) >= 2, sentry_receiver.events()
     raw = b"\n".join(sentry_receiver.bodies).decode("utf-8")

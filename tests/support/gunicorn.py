@@ -22,12 +22,13 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 from . import free_port  # noqa: F401  (re-exported for tests that need a port for another server)
+from .polling import poll, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 # Settings of the developer's shell that would change what the tests measure.
@@ -81,6 +82,26 @@ def stop_process(process: subprocess.Popen, timeout: float) -> None:
         process.wait()
 
 
+@dataclass
+class Gunicorn:
+    """A running gunicorn: its master process, where it listens, where its output goes."""
+
+    process: subprocess.Popen
+    port: int
+    output_path: Path
+    output_offset: int  # where this start's output begins in output_path (a restart appends)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        """What this start wrote to its output so far."""
+        with open(self.output_path, "rb") as handle:
+            handle.seek(self.output_offset)
+            return handle.read().decode("utf-8", "replace")
+
+
 def _ready(output: str, workers: int) -> int | None:
     """The port, once gunicorn listens and ``workers`` distinct workers are ready."""
     listening = _LISTENING.findall(output)
@@ -90,50 +111,75 @@ def _ready(output: str, workers: int) -> int | None:
     return None
 
 
+def _answers_readyz(base_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{base_url}/readyz", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
 @contextlib.contextmanager
-def serving(env: dict[str, str], folder: Path, timeout: float = 60) -> Iterator[str]:
-    """gunicorn with ``env``; yields its base URL once every worker serves.
+def gunicorn(env: dict[str, str], output_path: Path, *, timeout: float = 60,
+             app_uri: str | None = None, stop_timeout: float = 30) -> Iterator[Gunicorn]:
+    """The one way tests and benchmarks start ``gunicorn --config gunicorn.conf.py``.
 
-    Output is appended to folder/gunicorn.out (a restart appends): only what this start
-    wrote is read.
+    Configuration comes only from ``env`` (as in the container); ``app_uri`` serves
+    another WSGI app (``module:callable``) under the same configuration. Output is
+    appended to ``output_path``. Yields once every worker (``WEB_CONCURRENCY``) logged
+    that it is ready and ``/readyz`` answers (``/readyz``, so that ``/healthz`` counts
+    stay the caller's own); raises AssertionError with this start's output if it exits
+    or is not ready within ``timeout`` seconds. On leaving: SIGTERM (workers finish
+    in-flight requests and flush), SIGKILL to its process group after ``stop_timeout``.
     """
-    log_path = folder / "gunicorn.out"
-    output = open(log_path, "ab")
-    offset = output.tell()
-    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"],
-                               env=env, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
     workers = int(env.get("WEB_CONCURRENCY", "1"))
-    deadline = time.monotonic() + timeout
-
-    def this_start() -> str:
-        with open(log_path, "rb") as handle:
-            handle.seek(offset)
-            return handle.read().decode("utf-8", "replace")
+    with open(output_path, "ab") as output:
+        offset = output.tell()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py",
+             *([app_uri] if app_uri else [])],
+            env=env, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: a stuck stop kills only ours
+        )
+    server = Gunicorn(process, 0, Path(output_path), offset)
 
     def fail(why: str):
-        raise AssertionError(f"gunicorn {why}:\n" + this_start())
+        raise AssertionError(f"gunicorn {why}:\n" + server.output()[-5000:])
+
+    def alive() -> bool:
+        if process.poll() is not None:
+            fail(f"exited ({process.returncode}) while starting")
+        return True
 
     try:
-        port = None
-        while port is None:
-            if process.poll() is not None:
-                fail("exited while starting")
-            if time.monotonic() > deadline:
-                fail(f"did not get {workers} workers ready in {timeout} s")
-            time.sleep(0.1)
-            port = _ready(this_start(), workers)
-        base_url = f"http://127.0.0.1:{port}"
-        while True:  # /readyz, so that /healthz counts stay the test's own
-            try:
-                with urllib.request.urlopen(f"{base_url}/readyz", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                fail("did not answer /readyz")
-            time.sleep(0.2)
-        yield base_url
+        port = poll(lambda: alive() and _ready(server.output(), workers), timeout, interval=0.1)
+        if not port:
+            fail(f"did not get {workers} workers ready in {timeout:g} s")
+        server.port = port
+        if not wait_for(lambda: alive() and _answers_readyz(server.base_url), timeout,
+                        interval=0.2):
+            fail("did not answer /readyz")
+        yield server
     finally:
-        stop_process(process, timeout=30)
-        output.close()
+        _stop_group(process, stop_timeout)
+
+
+def _stop_group(process: subprocess.Popen, timeout: float) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    # Workers are in the master's process group; none may outlive it.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+@contextlib.contextmanager
+def serving(env: dict[str, str], folder: Path, timeout: float = 60) -> Iterator[str]:
+    """:func:`gunicorn` with ``env``, output appended to folder/gunicorn.out; yields its
+    base URL once every worker serves."""
+    with gunicorn(env, folder / "gunicorn.out", timeout=timeout) as server:
+        yield server.base_url

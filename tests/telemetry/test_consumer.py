@@ -13,7 +13,7 @@ import time
 
 from app import telemetry
 from tests.support.gunicorn import gunicorn_env, run_flask
-from tests.support.otlp import wait_for
+from tests.support.polling import wait_for
 
 from .conftest import client_of, complete_setup, flush
 from .pseudonym import expected_pseudonym

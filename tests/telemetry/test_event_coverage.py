@@ -27,7 +27,8 @@ from app.telemetry.subscribers import EMITTERS, SELF_EMITTED
 from tests.routes.test_oidc import CLIENT_ID as OIDC_CLIENT_ID
 from tests.routes.test_oidc import CLIENT_SECRET as OIDC_CLIENT_SECRET
 from tests.routes.test_oidc import Provider
-from tests.support.otlp import start_receiver, wait_for
+from tests.support.otlp import start_receiver
+from tests.support.polling import wait_for
 from tests.telemetry.actions import ACTIONS, ALICE, CASES, World, case_id, seed
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"

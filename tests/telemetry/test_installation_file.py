@@ -15,7 +15,7 @@ from app.extensions import db
 from app.models import Settings
 from app.telemetry.installation import parse
 from tests.conftest import ADMIN_PASSWORD, login
-from tests.support.otlp import wait_for
+from tests.support.polling import wait_for
 
 from .conftest import client_of, complete_setup
 

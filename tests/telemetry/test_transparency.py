@@ -20,7 +20,7 @@ from app.telemetry import catalogue, store
 from app.telemetry.catalogue import EVENTS, LAYER_ANALYTICS, RESOURCE_ATTRIBUTES
 from app.telemetry.docs import PRIVACY_MD, render_base_fields
 from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, login
-from tests.support.otlp import wait_for
+from tests.support.polling import wait_for
 from tests.telemetry.conftest import change_catalogue, complete_setup, flush
 
 _NAMES = itertools.count(1)
