@@ -12,7 +12,6 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +19,11 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
-from werkzeug.serving import make_server
 
 from app import create_app
 from app.extensions import db
 from tests.conftest import ADMIN_PASSWORD, require_or_skip
+from tests.support.threaded_server import threaded_server
 
 REPO = Path(__file__).resolve().parents[2]
 _CSRF = re.compile(r'name="[\w-]*csrf_token"[^>]*value="([^"]+)"')
@@ -88,15 +87,10 @@ def running_app(sqlite_template: Path, folder: Path, **overrides):
     with app.app_context():
         complete_setup(admin_username="admin", admin_password=ADMIN_PASSWORD, allow_analytics=False)
         catalog.create_project(name="Website")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield LiveApp(f"http://127.0.0.1:{server.server_port}", app, Path(config["LOG_DIR"]))
+        with threaded_server(app) as url:
+            yield LiveApp(url, app, Path(config["LOG_DIR"]))
     finally:
-        server.shutdown()
-        thread.join(5)
-        server.server_close()
         with app.app_context():
             db.session.remove()
             db.engine.dispose()

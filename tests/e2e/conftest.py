@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from app import create_app
 from app.extensions import db
 from tests.conftest import require_or_skip
+from tests.support.threaded_server import threaded_server
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -28,27 +28,22 @@ def serve_app(sqlite_template, tmp_path):
     thread, on its own copy of the migrated SQLite template; returns (base URL, app)."""
     from app import telemetry
 
-    served = []
+    apps = []
+    with contextlib.ExitStack() as servers:
+        def serve(**config):
+            db_path = tmp_path / f"e2e{len(apps)}.db"
+            shutil.copy(sqlite_template, db_path)
+            app = create_app({
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
+                "DATA_DIR": str(tmp_path / "data"),
+                "LOG_DIR": str(tmp_path / "logs"),
+                **config,
+            })
+            apps.append(app)
+            return servers.enter_context(threaded_server(app)), app
 
-    def serve(**config):
-        db_path = tmp_path / f"e2e{len(served)}.db"
-        shutil.copy(sqlite_template, db_path)
-        app = create_app({
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
-            "DATA_DIR": str(tmp_path / "data"),
-            "LOG_DIR": str(tmp_path / "logs"),
-            **config,
-        })
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        served.append((server, thread, app))
-        return f"http://127.0.0.1:{server.server_port}", app
-
-    yield serve
-    for server, thread, app in served:
-        server.shutdown()
-        thread.join(5)
+        yield serve
+    for app in apps:
         telemetry.client(app).shutdown()
         with app.app_context():
             db.engine.dispose()

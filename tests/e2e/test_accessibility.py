@@ -6,17 +6,16 @@ is injected into the page by the test: it is never part of the app's static file
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import require_or_skip
+from tests.e2e.accounts import PASSWORD, sign_in
 
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "browser-pass-123"
 AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 RUN_AXE = """async () => {
   const result = await axe.run(document, {resultTypes: ['violations']});
@@ -73,10 +72,7 @@ def test_no_serious_or_critical_axe_violation_on_any_page(live_server, browser, 
 
         page.goto(base + "/login")
         audit("/login")
-        page.get_by_label("Username").fill("chief")
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_role("heading", name=re.compile("Hello"))).to_be_visible()
+        sign_in(page, base)
         # The device's scheme applies: "auto" is every user's default.
         expect(page.locator("body")).to_have_css(
             "background-color", "rgb(11, 18, 32)" if scheme == "dark" else "rgb(245, 247, 251)")

@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+from tests.e2e.accounts import PASSWORD, sign_in
 
-ADMIN_PASSWORD = "browser-pass-123"
+pytestmark = pytest.mark.e2e
 
 
 def test_first_day_in_the_browser(live_server, page):
@@ -24,8 +24,8 @@ def test_first_day_in_the_browser(live_server, page):
     page.shot("01-setup")
     page.get_by_label("Company or team name").fill("Browser Studio")
     page.get_by_label("Admin username").fill("chief")
-    page.get_by_label("Password", exact=True).fill(ADMIN_PASSWORD)
-    page.get_by_label("Repeat password").fill(ADMIN_PASSWORD)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Repeat password").fill(PASSWORD)
     page.get_by_role("button", name="Finish setup").click()
     expect(page.locator(".flash-success")).to_contain_text("Setup complete")
 
@@ -36,7 +36,7 @@ def test_first_day_in_the_browser(live_server, page):
     page.get_by_label("Password").fill("wrong-password")
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator(".flash-error")).to_contain_text("Invalid username or password.")
-    page.get_by_label("Password").fill(ADMIN_PASSWORD)
+    page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name=re.compile("Hello, chief"))).to_be_visible()
 
@@ -97,12 +97,9 @@ def test_a_user_gets_403_on_admin_pages(live_server, page):
     from app.services.users import create_user
 
     with app.app_context():
-        complete_setup(admin_username="chief", admin_password=ADMIN_PASSWORD, allow_analytics=False)
-        create_user(username="worker", password=ADMIN_PASSWORD, role="user")
-    page.goto(base + "/login")
-    page.get_by_label("Username").fill("worker")
-    page.get_by_label("Password").fill(ADMIN_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+        complete_setup(admin_username="chief", admin_password=PASSWORD, allow_analytics=False)
+        create_user(username="worker", password=PASSWORD, role="user")
+    sign_in(page, base, "worker")
     expect(page.get_by_role("link", name="Admin")).to_have_count(0)
     response = page.goto(base + "/admin/users")
     assert response.status == 403

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from tests.e2e.accounts import PASSWORD, sign_in
 from tests.e2e.conftest import VIEWPORTS
 
 pytestmark = pytest.mark.e2e
-
-PASSWORD = "browser-pass-123"
 
 
 @pytest.fixture(params=sorted(VIEWPORTS))
@@ -33,16 +31,6 @@ def _seed(app, *, timezone_name="UTC"):
         admin.timezone = timezone_name
         db.session.commit()
         return admin.id
-
-
-def _sign_in(page, base, username="chief"):
-    from playwright.sync_api import expect
-
-    page.goto(base + "/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name=re.compile("Hello"))).to_be_visible()
 
 
 def _count(app, model):
@@ -73,7 +61,7 @@ def test_an_entry_two_weeks_ahead_is_not_in_today_or_this_week(live_server, page
         ahead = midnight + timedelta(days=14)
         entries.create_entry(admin, project_id=project.id, started_at=ahead,
                              ended_at=ahead + timedelta(hours=5))
-    _sign_in(page, base)
+    sign_in(page, base)
     expect(page.locator("#total-today")).to_have_text("0:30")
     expect(page.locator("#total-week")).to_have_text("0:30")
 
@@ -90,7 +78,7 @@ def test_a_manual_entry_on_a_non_billable_project_is_saved_non_billable(live_ser
     with app.app_context():
         catalog.create_project(name="Internal", billable=False)
         catalog.create_project(name="Client work", billable=True)
-    _sign_in(page, base)
+    sign_in(page, base)
     page.goto(base + "/entries/new")
     page.get_by_label("Project").select_option(label="Internal")
     billable = page.get_by_label("Billable")
@@ -110,7 +98,7 @@ def test_reloading_after_creating_an_api_token_creates_no_second_token(live_serv
 
     base, app = live_server
     _seed(app)
-    _sign_in(page, base)
+    sign_in(page, base)
     page.goto(base + "/profile")
     page.get_by_label("Token name").fill("laptop")
     page.get_by_role("button", name="Create token").click()
@@ -139,7 +127,7 @@ def test_deleting_from_a_filtered_list_keeps_the_filters(live_server, page):
             entries.create_entry(admin, project_id=project.id, started_at=start,
                                  ended_at=start + timedelta(hours=1))
         alpha_id = alpha.id
-    _sign_in(page, base)
+    sign_in(page, base)
     page.goto(f"{base}/entries?project_id={alpha_id}&start=2026-03-01")
     expect(page.locator(".pagination")).to_contain_text("2 entries")
     page.once("dialog", lambda dialog: dialog.accept())
@@ -159,7 +147,7 @@ def test_the_task_menu_shows_only_the_chosen_projects_group(live_server, page):
         for name in ("Alpha", "Beta", "Gamma"):
             project = catalog.create_project(name=name)
             catalog.create_task(actor=None, project_id=project.id, name=f"{name} design")
-    _sign_in(page, base)
+    sign_in(page, base)
     page.get_by_label("Project").select_option(label="Beta")
     visible_groups = page.evaluate("""() => [...document.querySelectorAll(
         '#timer-task_id optgroup')].filter(g => !g.hidden).map(g => g.label)""")
@@ -180,7 +168,7 @@ def test_a_time_in_the_spring_gap_is_refused_and_the_repeated_hour_is_asked_for(
     _seed(app, timezone_name="Europe/Berlin")
     with app.app_context():
         catalog.create_project(name="Night shift")
-    _sign_in(page, base)
+    sign_in(page, base)
     page.goto(base + "/entries/new")
     page.get_by_label("Project").select_option(label="Night shift")
     page.get_by_label("Start").fill("2026-03-29T02:30")
@@ -240,7 +228,7 @@ def test_a_rate_with_a_decimal_comma_is_accepted(live_server, page):
 
     base, _app = live_server
     _seed(_app)
-    _sign_in(page, base)
+    sign_in(page, base)
     page.goto(base + "/clients/new")
     page.get_by_label("Name").fill("Kunde GmbH")
     page.get_by_label("Default hourly rate").fill("120,50")
@@ -253,7 +241,7 @@ def test_a_reversed_report_range_keeps_the_dates_and_shows_the_error(live_server
 
     base, app = live_server
     _seed(app)
-    _sign_in(page, base)
+    sign_in(page, base)
     page.goto(base + "/reports")
     page.get_by_label("From", exact=True).fill("2026-03-10")
     page.get_by_label("To", exact=True).fill("2026-03-01")
@@ -269,7 +257,7 @@ def test_an_empty_report_shows_an_empty_state(live_server, page):
 
     base, app = live_server
     _seed(app)
-    _sign_in(page, base)
+    sign_in(page, base)
     page.goto(base + "/reports?start=2026-03-02&end=2026-03-08")
     expect(page.get_by_role("heading", name="No time in this period")).to_be_visible()
     expect(page.locator("canvas")).to_have_count(0)
@@ -288,7 +276,7 @@ def test_ordinary_mistakes_log_nothing_in_the_console(live_server, page):
     page.get_by_label("Password").fill("wrong-password")
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator(".flash-error")).to_contain_text("Invalid username or password.")
-    _sign_in(page, base)
+    sign_in(page, base)
     page.goto(base + "/clients/new")
     page.get_by_role("button", name="Save client").click()
     expect(page.locator(".error")).to_contain_text("required")
@@ -309,7 +297,7 @@ def test_hours_format_is_a_profile_choice_used_on_every_page(live_server, page):
         project = catalog.create_project(name="Alpha")
         entries.create_entry(db.session.get(User, admin_id), project_id=project.id,
                              started_at=midnight, ended_at=midnight + timedelta(minutes=90))
-    _sign_in(page, base)
+    sign_in(page, base)
     expect(page.locator("#total-today")).to_have_text("1:30")
     page.goto(base + "/profile")
     page.get_by_label("Show hours as").select_option("decimal")

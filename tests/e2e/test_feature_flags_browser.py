@@ -5,18 +5,9 @@ from __future__ import annotations
 import pytest
 
 from app.telemetry.flags import FLAGS
+from tests.e2e.accounts import PASSWORD, sign_in
 
 pytestmark = pytest.mark.e2e
-
-PASSWORD = "browser-pass-123"
-
-
-def _sign_in(page, base: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", "chief")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
 
 
 def _set_flag(page, base: str, name: str, value: str) -> None:
@@ -42,7 +33,7 @@ def test_reports_page_flag_hides_the_page_the_link_and_the_export(live_server, p
     base, app = live_server
     with app.app_context():
         complete_setup(admin_username="chief", admin_password=PASSWORD, allow_analytics=False)
-    _sign_in(page, base)
+    sign_in(page, base)
     nav_reports = page.locator("nav").get_by_role("link", name="Reports")
     expect(nav_reports).to_be_visible()
 

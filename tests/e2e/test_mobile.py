@@ -8,9 +8,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from tests.e2e.accounts import PASSWORD, sign_in
+
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "browser-pass-123"
 PHONE = {"width": 390, "height": 844}
 
 # Every table cell that holds text must be on screen: displayed, not clipped to nothing,
@@ -80,10 +81,7 @@ def test_every_page_fits_390px_with_every_column_visible(live_server, browser):
     try:
         page.goto(base + "/login")
         assert page.evaluate(OFFENDERS) == []
-        page.get_by_label("Username").fill("chief")
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_role("heading", name=re.compile("Hello"))).to_be_visible()
+        sign_in(page, base)
 
         # The top bar folds: a Menu button, the links behind it.
         bar_height = page.locator(".topbar").bounding_box()["height"]

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.accounts import PASSWORD, sign_in
 from tests.e2e.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "browser-pass-123"
 DOCS_IMAGE = Path(__file__).resolve().parents[2] / "docs" / "img" / "dashboard.png"
 
 
@@ -53,10 +53,7 @@ def test_the_readme_dashboard_screenshot(live_server, page):
         timer.start_timer(admin, project_id=site.id, task_id=wire.id, notes="Pricing page")
 
     page.set_viewport_size({"width": 1280, "height": 820})
-    page.goto(base + "/login")
-    page.get_by_label("Username").fill("chief")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, base)
     heading = page.get_by_role("heading", name="Hello, Sam")
     expect(heading).to_be_in_viewport(ratio=1)
     expect(page.get_by_role("link", name="Reports")).to_be_visible()

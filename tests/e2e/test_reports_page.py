@@ -8,9 +8,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from tests.e2e.accounts import PASSWORD, sign_in
+
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "browser-pass-123"
 
 CHART_HAS_INK = """() => {
   const c = document.querySelector('#report-chart');
@@ -41,10 +42,7 @@ def test_reports_chart_grouping_and_csv(live_server, page):
                 entries.create_entry(admin, project_id=project.id, started_at=start,
                                      ended_at=start + timedelta(hours=1), notes=f"{name} {n}")
 
-    page.goto(base + "/login")
-    page.get_by_label("Username").fill("chief")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, base)
     # An explicit range: the default preset (this week) would miss entries on a Monday morning.
     span = f"start={(now - timedelta(days=2)):%Y-%m-%d}&end={(now + timedelta(days=1)):%Y-%m-%d}"
     page.goto(base + "/reports?" + span)

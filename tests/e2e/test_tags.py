@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import csv
-import re
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+from tests.e2e.accounts import PASSWORD, sign_in
 
-PASSWORD = "browser-pass-123"
+pytestmark = pytest.mark.e2e
 
 
 @pytest.mark.parametrize("width", [1280, 390])
@@ -24,11 +23,7 @@ def test_tags_from_entry_form_to_report_and_csv(live_server, page, width):
     with app.app_context():
         complete_setup(admin_username="chief", admin_password=PASSWORD, allow_analytics=False)
         catalog.create_project(name="Alpha")
-    page.goto(base + "/login")
-    page.get_by_label("Username").fill("chief")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name=re.compile("Hello"))).to_be_visible()
+    sign_in(page, base)
 
     for start, end, tags in (("09:00", "10:00", "meeting, remote"), ("11:00", "13:00", "Remote")):
         page.goto(base + "/entries/new")

@@ -9,11 +9,10 @@ import pytest
 
 from app import telemetry
 from app.telemetry.catalogue import EVENTS, Prop, _event
+from tests.e2e.accounts import PASSWORD, sign_in
 from tests.telemetry.conftest import otlp_receiver  # noqa: F401  (the real receiver fixture)
 
 pytestmark = pytest.mark.e2e
-
-PASSWORD = "browser-pass-123"
 
 
 def _create_client(page, base: str, name: str) -> None:
@@ -43,10 +42,7 @@ def test_a_changed_catalogue_pauses_until_the_admin_accepts_the_listed_changes(
     base, upgraded = serve_app(SQLALCHEMY_DATABASE_URI=before.config["SQLALCHEMY_DATABASE_URI"],
                                **config)
 
-    page.goto(base + "/login")
-    page.get_by_label("Username").fill("chief")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, base)
     _create_client(page, base, "Paused Client")
     telemetry.client(upgraded).flush(5.0)
     assert "client.created" not in otlp_receiver.names("analytics")  # paused at the wire

@@ -8,11 +8,10 @@ import re
 import pytest
 
 from app import telemetry
+from tests.e2e.accounts import PASSWORD, sign_in
 from tests.telemetry.conftest import otlp_receiver  # noqa: F401  (the real receiver fixture)
 
 pytestmark = pytest.mark.e2e
-
-PASSWORD = "browser-pass-123"
 
 
 @pytest.fixture
@@ -28,19 +27,12 @@ def telemetry_server(serve_app, otlp_receiver):  # noqa: F811
     return base, app
 
 
-def _sign_in(page, base, username):
-    page.goto(base + "/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-
-
 def test_admin_turns_analytics_on_and_the_next_event_arrives(telemetry_server, otlp_receiver,  # noqa: F811
                                                              page, browser):
     from playwright.sync_api import expect
 
     base, app = telemetry_server
-    _sign_in(page, base, "chief")
+    sign_in(page, base, "chief")
     page.goto(base + "/admin/telemetry")
     expect(page.get_by_test_id("analytics-state")).to_have_text("off")
     telemetry.client(app).flush(5.0)
@@ -57,7 +49,7 @@ def test_admin_turns_analytics_on_and_the_next_event_arrives(telemetry_server, o
     assert b"Browser Client" not in otlp_receiver.raw
 
     other = browser.new_context().new_page()
-    _sign_in(other, base, "worker")
+    sign_in(other, base, "worker")
     response = other.goto(base + "/admin/telemetry")
     assert response.status == 403
     other.context.close()

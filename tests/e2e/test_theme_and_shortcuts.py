@@ -7,9 +7,10 @@ import re
 
 import pytest
 
+from tests.e2e.accounts import PASSWORD, sign_in
+
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "browser-pass-123"
 DARK_BG, LIGHT_BG = "rgb(11, 18, 32)", "rgb(245, 247, 251)"
 
 
@@ -20,16 +21,6 @@ def _seed(app):
     with app.app_context():
         complete_setup(admin_username="chief", admin_password=PASSWORD, allow_analytics=False)
         catalog.create_project(name="Alpha")
-
-
-def _sign_in(page, base):
-    from playwright.sync_api import expect
-
-    page.goto(base + "/login")
-    page.get_by_label("Username").fill("chief")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name=re.compile("Hello"))).to_be_visible()
 
 
 @pytest.mark.parametrize("width", [1280, 390])
@@ -44,7 +35,7 @@ def test_dark_mode_follows_the_device_and_the_users_choice_is_kept(live_server, 
     context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme="dark")
     page = context.new_page()
     try:
-        _sign_in(page, base)
+        sign_in(page, base)
         expect(page.locator("body")).to_have_css("background-color", DARK_BG)  # auto: the device
         if width < 760:
             page.get_by_role("button", name="Menu").click()
@@ -71,7 +62,7 @@ def test_dark_mode_follows_the_device_and_the_users_choice_is_kept(live_server, 
     context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme="light")
     page = context.new_page()
     try:
-        _sign_in(page, base)
+        sign_in(page, base)
         expect(page.locator("body")).to_have_css("background-color", DARK_BG)
         page.screenshot(path=_shot(f"dark-{width}"), full_page=True)
     finally:
@@ -85,7 +76,7 @@ def test_timer_keyboard_shortcuts_and_the_help_overlay(live_server, page):
 
     base, app = live_server
     _seed(app)
-    _sign_in(page, base)
+    sign_in(page, base)
     page.wait_for_load_state("load")  # app.js is deferred: its key handler comes after parsing
     page.keyboard.press("?")
     overlay = page.get_by_role("dialog", name="Keyboard shortcuts")

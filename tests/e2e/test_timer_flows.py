@@ -8,9 +8,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from tests.e2e.accounts import PASSWORD, sign_in
+
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "browser-pass-123"
+
 def _seed(app):
     from app.services import catalog
     from app.services.setup import complete_setup
@@ -21,16 +23,6 @@ def _seed(app):
         beta = catalog.create_project(name="Beta")
         review = catalog.create_task(actor=None, project_id=beta.id, name="Review")
         return alpha.id, beta.id, review.id
-
-
-def _sign_in(page, base):
-    from playwright.sync_api import expect
-
-    page.goto(base + "/login")
-    page.get_by_label("Username").fill("chief")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name=re.compile("Hello"))).to_be_visible()
 
 
 def _rows(app):
@@ -50,7 +42,7 @@ def test_switching_in_one_click_and_the_form_remembers_the_last_task(live_server
     page = sized_page
     base, app = live_server
     alpha, beta, review = _seed(app)
-    _sign_in(page, base)
+    sign_in(page, base)
     page.get_by_label("Project").select_option(label="Alpha")
     page.get_by_label("What are you working on?").fill("first")
     page.get_by_role("button", name="Start timer").click()
@@ -82,7 +74,7 @@ def test_the_running_timer_is_edited_on_the_dashboard(live_server, sized_page):
     page = sized_page
     base, app = live_server
     alpha, beta, _review = _seed(app)
-    _sign_in(page, base)
+    sign_in(page, base)
     page.get_by_label("Project").select_option(label="Alpha")
     page.get_by_role("button", name="Start timer").click()
     page.get_by_text("Edit the running timer").click()
@@ -116,7 +108,7 @@ def test_a_manual_entry_by_duration(live_server, sized_page):
     page = sized_page
     base, app = live_server
     _seed(app)
-    _sign_in(page, base)
+    sign_in(page, base)
     page.goto(base + "/entries/new")
     today = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     expect(page.get_by_label("Start")).to_have_value(re.compile("^" + today + "T"))

@@ -6,9 +6,11 @@ import re
 
 import pytest
 
+from tests.e2e.accounts import PASSWORD, sign_in
+
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "browser-pass-123"
+
 def _seed(app):
     from app.services import catalog
     from app.services.setup import complete_setup
@@ -18,16 +20,6 @@ def _seed(app):
         alpha = catalog.create_project(name="Alpha")
         catalog.create_task(actor=None, project_id=alpha.id, name="Design")
         return alpha.id
-
-
-def _sign_in(page, base):
-    from playwright.sync_api import expect
-
-    page.goto(base + "/login")
-    page.get_by_label("Username").fill("chief")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name=re.compile("Hello"))).to_be_visible()
 
 
 def _durations(app):
@@ -47,7 +39,7 @@ def test_a_week_typed_with_the_keyboard_saves_ordinary_entries(live_server, size
     page = sized_page
     base, app = live_server
     _seed(app)
-    _sign_in(page, base)
+    sign_in(page, base)
     page.goto(base + "/timesheet?week=2026-W13")
     expect(page.get_by_role("heading", name=re.compile("Timesheet 2026-W13"))).to_be_visible()
     expect(page.locator("#timesheet-empty")).to_be_visible()
@@ -117,7 +109,7 @@ def test_only_the_typed_cell_is_saved_whatever_seconds_the_others_hold(live_serv
                                      ended_at=start + timedelta(seconds=seconds),
                                      duration_seconds=seconds, source="timer", notes="kept"))
         db.session.commit()
-    _sign_in(page, base)
+    sign_in(page, base)
     page.goto(base + "/timesheet?week=2026-W13")
     expect(page.get_by_label("Alpha, Monday 23 March")).to_have_value("0:00")
     expect(page.get_by_label("Alpha, Tuesday 24 March")).to_have_value("1:00")

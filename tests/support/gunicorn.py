@@ -2,9 +2,10 @@
 
 ``gunicorn_env`` builds the environment (config comes only from it), ``run_flask`` runs
 an operator's ``flask --app app ...`` command in its own process, ``run_setup`` completes
-setup through the ``flask setup`` CLI, and ``serving`` starts gunicorn, waits
-until **every** worker has loaded the app and the database answers, and stops it
-gracefully (workers flush at exit), whatever happens.
+setup through the ``flask setup`` CLI, and ``gunicorn`` (the one launcher, also used by
+bench/) starts gunicorn, waits until **every** worker has loaded the app and the
+database answers, and stops it gracefully (workers flush at exit), whatever happens;
+``serving`` is that launcher for a test's folder, yielding the base URL.
 
 Determinism under load (issue 13): gunicorn binds port 0 and the port it got is read
 back from its log (no bind-close-reuse race with another process taking the port); a
