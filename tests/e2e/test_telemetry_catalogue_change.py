@@ -8,9 +8,9 @@ import re
 import pytest
 
 from app import telemetry
-from app.telemetry.catalogue import EVENTS, Prop, _event
+from app.telemetry.catalogue import EVENTS, Prop
 from tests.e2e.accounts import PASSWORD, sign_in
-from tests.telemetry.conftest import otlp_receiver  # noqa: F401  (the real receiver fixture)
+from tests.telemetry.conftest import analytics_event, otlp_receiver  # noqa: F401  (the real receiver fixture)
 
 pytestmark = pytest.mark.e2e
 
@@ -36,9 +36,10 @@ def test_a_changed_catalogue_pauses_until_the_admin_accepts_the_listed_changes(
 
     # The upgrade: client.created gains a property and a new event appears.
     created = EVENTS["client.created"]
-    monkeypatch.setitem(EVENTS, "client.created", _event(
+    monkeypatch.setitem(EVENTS, "client.created", analytics_event(
         "client.created", created.description, has_rate=Prop("bool", "Whether a rate was set.")))
-    monkeypatch.setitem(EVENTS, "timesheet.saved", _event("timesheet.saved", "A week was saved."))
+    monkeypatch.setitem(EVENTS, "timesheet.saved",
+                        analytics_event("timesheet.saved", "A week was saved."))
     base, upgraded = serve_app(SQLALCHEMY_DATABASE_URI=before.config["SQLALCHEMY_DATABASE_URI"],
                                **config)
 

@@ -53,13 +53,21 @@ def complete_setup(app, allow_analytics: bool = False, **extra) -> None:
               allow_analytics=allow_analytics, **extra)
 
 
+def analytics_event(name: str, description: str, **properties):
+    """A product event as the catalogue declares one: the analytics layer, with ``source``."""
+    from app.telemetry.catalogue import LAYER_ANALYTICS, SOURCE, Event
+
+    return Event(name, description, LAYER_ANALYTICS, {"source": SOURCE, **properties})
+
+
 def change_catalogue(monkeypatch) -> None:
     """An upgrade that sends more: a new event, and a new property on timer.started. An app
     built after this runs the newer catalogue (an opt-in given before is paused)."""
-    from app.telemetry.catalogue import EVENTS, Prop, _event
+    from app.telemetry.catalogue import EVENTS, Prop
 
     started = EVENTS["timer.started"]
-    monkeypatch.setitem(EVENTS, "timer.started", _event(
+    monkeypatch.setitem(EVENTS, "timer.started", analytics_event(
         "timer.started", started.description, has_task=started.properties["has_task"],
         has_notes=Prop("bool", "Whether notes were typed.")))
-    monkeypatch.setitem(EVENTS, "timesheet.saved", _event("timesheet.saved", "A week was saved."))
+    monkeypatch.setitem(EVENTS, "timesheet.saved",
+                        analytics_event("timesheet.saved", "A week was saved."))

@@ -21,7 +21,7 @@ from app.telemetry.catalogue import EVENTS, LAYER_ANALYTICS, RESOURCE_ATTRIBUTES
 from app.telemetry.docs import PRIVACY_MD, render_base_fields
 from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, login
 from tests.support.polling import wait_for
-from tests.telemetry.conftest import change_catalogue, complete_setup, flush
+from tests.telemetry.conftest import analytics_event, change_catalogue, complete_setup, flush
 
 _NAMES = itertools.count(1)
 _FIELD = re.compile(r'data-testid="(base|resource)-field" data-field="([^"]+)"')
@@ -186,6 +186,14 @@ def test_status_cli_and_api_show_the_recipient_without_credentials(telemetry_app
     assert data["recipient"]["endpoint"] == "http://***:***@127.0.0.1:9/otlp/v1/logs"
     assert len(data["examples"]) == len(body["detailed_examples"])
     assert "s3cret-pw" not in api.get_data(as_text=True)
+
+
+def test_the_tests_build_product_events_as_the_catalogue_declares_them():
+    """``analytics_event`` (the simulated upgrades' events) matches every real one."""
+    for event in EVENTS.values():
+        if event.layer == LAYER_ANALYTICS:
+            own = {k: v for k, v in event.properties.items() if k != "source"}
+            assert analytics_event(event.name, event.description, **own) == event
 
 
 def test_a_changed_catalogue_pauses_detailed_events_at_the_wire_until_accepted(
